@@ -1,0 +1,385 @@
+//! The command line: the only module that knows clap, terminals and exit codes.
+//!
+//! Each subcommand parses its arguments, calls the library, and formats the answer. Every
+//! failure becomes one [`CliError`], printed once with its chain and mapped to an exit code in
+//! [`CliError::exit_code`]: 0 ok, 1 integrity failure, 2 bad input or usage, 3 I/O or
+//! environment.
+
+mod demo;
+mod output;
+
+use clap::{Args, Parser, Subcommand};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use traceledger::event::SchemaSet;
+use traceledger::ingest::{self, IngestError, IngestOptions, IngestSummary, Input};
+use traceledger::simulate::{self, SimulateError, SimulationConfig};
+use traceledger::store::{LogFilter, Store, StoreError};
+use traceledger::verify::{self, VerifyError, VerifyReport};
+
+pub const EXIT_OK: u8 = 0;
+pub const EXIT_INTEGRITY: u8 = 1;
+pub const EXIT_BAD_INPUT: u8 = 2;
+pub const EXIT_ENVIRONMENT: u8 = 3;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "traceledger",
+    version,
+    about = "Append-only, hash-chained traceability ledger for medical-device production records"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    ledger: LedgerArg,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Args)]
+struct LedgerArg {
+    /// The ledger file
+    #[arg(
+        long,
+        global = true,
+        env = "TRACELEDGER_LEDGER",
+        default_value = "traceledger.db"
+    )]
+    ledger: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Create a new, empty ledger (refuses to overwrite an existing file)
+    Init,
+    /// Record the events of an NDJSON file (or - for stdin), all or nothing
+    Ingest {
+        /// NDJSON input, one event per line; - reads standard input
+        input: String,
+        /// Record the good lines and write each bad line with its reason to this file
+        #[arg(long)]
+        rejects: Option<PathBuf>,
+        /// No progress bar
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Check every record's hash and link; exit 1 at the first broken one
+    Verify {
+        /// Print the result as JSON
+        #[arg(long)]
+        json: bool,
+        /// Also compare the derived entity index with one rebuilt from the records
+        #[arg(long)]
+        derived: bool,
+    },
+    /// List records
+    Log {
+        /// Only records of this type (repeatable)
+        #[arg(long = "type", value_name = "TYPE")]
+        types: Vec<String>,
+        /// Only records that name this entity (unit, lot, person, work order, ...)
+        #[arg(long, value_name = "ID")]
+        entity: Option<String>,
+        /// From this seq (inclusive)
+        #[arg(long, value_name = "SEQ")]
+        from: Option<u64>,
+        /// Up to this seq (inclusive)
+        #[arg(long, value_name = "SEQ")]
+        to: Option<u64>,
+        /// At most this many records
+        #[arg(long)]
+        limit: Option<u64>,
+        /// Full records as NDJSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Recompute every derived table from the records alone
+    Rebuild,
+    /// Write a realistic, valid event stream of a simulated plant to stdout
+    Simulate {
+        /// Finished devices to make
+        #[arg(long, default_value_t = 100)]
+        units: u64,
+        /// Random seed: the same seed gives the same stream
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Number of sites (1 to 26)
+        #[arg(long, default_value_t = 3)]
+        sites: u32,
+    },
+    /// Build a demo ledger from a simulated plant, verify it, and show what to look at
+    Demo {
+        /// Folder to create for the demo
+        #[arg(long, default_value = "demo-ledger")]
+        dir: PathBuf,
+        /// Finished devices to simulate
+        #[arg(long, default_value_t = 2_000)]
+        units: u64,
+        /// Random seed
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Ingest(#[from] IngestError),
+    #[error(transparent)]
+    Verify(#[from] VerifyError),
+    #[error(transparent)]
+    Simulate(#[from] SimulateError),
+    #[error("the embedded event schemas are broken: {0}")]
+    Schemas(#[from] traceledger::event::SchemaError),
+    #[error("cannot {what}: {source}")]
+    Io {
+        what: String,
+        source: std::io::Error,
+    },
+    /// Input lines were refused; they have been reported already.
+    #[error("{0}")]
+    Rejected(String),
+    /// The ledger failed verification; the finding has been reported already.
+    #[error("{0}")]
+    Integrity(String),
+    #[error("{0}")]
+    Usage(String),
+}
+
+impl CliError {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            CliError::Integrity(_) => EXIT_INTEGRITY,
+            CliError::Rejected(_) | CliError::Usage(_) => EXIT_BAD_INPUT,
+            CliError::Store(StoreError::AlreadyExists(_)) => EXIT_BAD_INPUT,
+            CliError::Store(e) | CliError::Ingest(IngestError::Store(e)) if e.is_corruption() => {
+                EXIT_INTEGRITY
+            }
+            CliError::Verify(VerifyError::Store(e)) if e.is_corruption() => EXIT_INTEGRITY,
+            CliError::Simulate(SimulateError::Config(_)) => EXIT_BAD_INPUT,
+            CliError::Ingest(IngestError::Read { source, .. })
+                if source.kind() == std::io::ErrorKind::NotFound =>
+            {
+                EXIT_BAD_INPUT
+            }
+            CliError::Io { source, .. } if source.kind() == std::io::ErrorKind::BrokenPipe => {
+                EXIT_OK
+            }
+            CliError::Simulate(SimulateError::Write(source))
+                if source.kind() == std::io::ErrorKind::BrokenPipe =>
+            {
+                EXIT_OK
+            }
+            _ => EXIT_ENVIRONMENT,
+        }
+    }
+
+    /// Whether this error ends quietly (a reader closed our output pipe, as `head` does).
+    pub fn is_broken_pipe(&self) -> bool {
+        match self {
+            CliError::Io { source, .. } | CliError::Simulate(SimulateError::Write(source)) => {
+                source.kind() == std::io::ErrorKind::BrokenPipe
+            }
+            _ => false,
+        }
+    }
+}
+
+pub(crate) fn stdout_error(source: std::io::Error) -> CliError {
+    CliError::Io {
+        what: "write to standard output".to_owned(),
+        source,
+    }
+}
+
+/// Runs the parsed command line.
+///
+/// # Errors
+/// Whatever the command fails with; [`CliError::exit_code`] says how to exit.
+pub fn run(cli: Cli) -> Result<(), CliError> {
+    let ledger = cli.ledger.ledger;
+    match cli.command {
+        Command::Init => {
+            Store::create(&ledger)?;
+            println!("created ledger {}", ledger.display());
+            Ok(())
+        }
+        Command::Ingest {
+            input,
+            rejects,
+            quiet,
+        } => {
+            let mut store = Store::open(&ledger)?;
+            let summary = run_ingest(&mut store, &input, rejects, !quiet)?;
+            finish_ingest(&input, &summary)
+        }
+        Command::Verify { json, derived } => {
+            let mut store = Store::open(&ledger)?;
+            let report = verify::verify(&mut store, derived)?;
+            print_verify(&report, json)
+        }
+        Command::Log {
+            types,
+            entity,
+            from,
+            to,
+            limit,
+            json,
+        } => {
+            let store = Store::open(&ledger)?;
+            let filter = LogFilter {
+                types,
+                entity,
+                from_seq: from,
+                to_seq: to,
+                limit,
+            };
+            output::print_log(&store, &filter, json)
+        }
+        Command::Rebuild => {
+            let mut store = Store::open(&ledger)?;
+            let count = store.rebuild_derived(|event| {
+                serde_json::from_str(event)
+                    .map(|value| traceledger::event::entity_refs(&value))
+                    .map_err(|e| format!("event is not valid JSON: {e}"))
+            })?;
+            println!("rebuilt the entity index from {count} records");
+            Ok(())
+        }
+        Command::Simulate { units, seed, sites } => {
+            let stdout = std::io::stdout();
+            let out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
+            simulate::simulate(&SimulationConfig { units, seed, sites }, out)?;
+            Ok(())
+        }
+        Command::Demo { dir, units, seed } => demo::run(&dir, units, seed),
+    }
+}
+
+/// Opens the input named on the command line (`-` for stdin) and ingests it.
+pub(crate) fn run_ingest(
+    store: &mut Store,
+    input_name: &str,
+    rejects: Option<PathBuf>,
+    show_progress: bool,
+) -> Result<IngestSummary, CliError> {
+    let schemas = SchemaSet::load()?;
+    let (reader, len_bytes, name): (Box<dyn BufRead>, Option<u64>, String) = if input_name == "-"
+    {
+        (
+            Box::new(BufReader::with_capacity(1 << 16, std::io::stdin())),
+            None,
+            "<stdin>".to_owned(),
+        )
+    } else {
+        let path = Path::new(input_name);
+        let read_error = |source| IngestError::Read {
+            name: input_name.to_owned(),
+            source,
+        };
+        let file = std::fs::File::open(path).map_err(read_error)?;
+        let len = file.metadata().map_err(read_error)?.len();
+        (
+            Box::new(BufReader::with_capacity(1 << 16, file)),
+            Some(len),
+            input_name.to_owned(),
+        )
+    };
+    let bar = output::ingest_progress_bar(len_bytes, show_progress);
+    let mut on_progress = |p: ingest::Progress| match len_bytes {
+        Some(_) => bar.set_position(p.bytes_read),
+        None => bar.set_position(p.lines),
+    };
+    let summary = ingest::ingest(
+        store,
+        &schemas,
+        Input {
+            name,
+            reader,
+            len_bytes,
+        },
+        &IngestOptions { rejects },
+        &mut on_progress,
+    );
+    bar.finish_and_clear();
+    Ok(summary?)
+}
+
+/// Reports the bad lines and the summary line; an all-or-nothing ingest with bad lines is an
+/// error (exit 2).
+pub(crate) fn finish_ingest(input_name: &str, summary: &IngestSummary) -> Result<(), CliError> {
+    let shown_name = if input_name == "-" { "<stdin>" } else { input_name };
+    let mut stderr = std::io::stderr().lock();
+    for bad in &summary.rejections {
+        let _ = writeln!(stderr, "{shown_name}:{}: {}", bad.line, bad.rejection);
+    }
+    let unreported = summary.rejected.saturating_sub(summary.rejections.len() as u64);
+    if unreported > 0 {
+        let _ = writeln!(stderr, "... and {unreported} more bad lines");
+    }
+    let verdict = if summary.committed {
+        "recorded"
+    } else {
+        "NOTHING recorded"
+    };
+    println!(
+        "{verdict}: {} recorded, {} duplicates, {} rejected of {} lines in {:.2} s ({:.0} events/s){}",
+        summary.recorded,
+        summary.duplicates,
+        summary.rejected,
+        summary.lines,
+        summary.elapsed.as_secs_f64(),
+        summary.events_per_second(),
+        match (summary.first_seq, summary.last_seq) {
+            (Some(first), Some(last)) => format!(", seq {first}..{last}"),
+            _ => String::new(),
+        }
+    );
+    if summary.committed {
+        Ok(())
+    } else {
+        Err(CliError::Rejected(format!(
+            "{shown_name}: {} bad lines; nothing was written (use --rejects FILE to record the good lines)",
+            summary.rejected
+        )))
+    }
+}
+
+fn print_verify(report: &VerifyReport, json: bool) -> Result<(), CliError> {
+    if json {
+        let value = output::verify_json(report);
+        println!("{value}");
+    } else {
+        match &report.finding {
+            None => {
+                let head = report.head.map_or("empty".to_owned(), |h| {
+                    format!("head seq {} hash {}", h.seq, h.hash)
+                });
+                println!("ok: {} records verified, {head}", report.records);
+            }
+            Some(finding) => {
+                println!("FAILED: {finding}");
+                println!("{} records verified before it", report.records);
+            }
+        }
+        if let Some(derived) = &report.derived {
+            if derived.missing == 0 && derived.extra == 0 {
+                println!("derived: entity index matches the records");
+            } else {
+                println!(
+                    "derived: entity index differs from the records: {} rows missing, {} rows extra (first missing {:?}, first extra {:?}); run `traceledger rebuild`",
+                    derived.missing, derived.extra, derived.first_missing, derived.first_extra
+                );
+            }
+        }
+    }
+    if report.intact() {
+        Ok(())
+    } else {
+        Err(CliError::Integrity(match &report.finding {
+            Some(finding) => format!("integrity failure: {finding}"),
+            None => "integrity failure: the derived entity index does not match the records".to_owned(),
+        }))
+    }
+}

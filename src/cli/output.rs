@@ -1,0 +1,127 @@
+//! Formatting for people and machines: the record table, verify's JSON, the progress bar.
+
+use super::{CliError, stdout_error};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde_json::{Value, json};
+use std::io::Write;
+use std::ops::ControlFlow;
+use traceledger::store::{LogFilter, Store};
+use traceledger::verify::VerifyReport;
+
+/// Inputs smaller than this finish before a bar would be worth drawing.
+const PROGRESS_BYTES_MIN: u64 = 4 << 20;
+/// The key-fields column is cut at this many characters.
+const KEY_FIELDS_WIDTH_MAX: usize = 72;
+
+/// A bar on stderr for large inputs, hidden when stderr is not a terminal (indicatif checks).
+pub fn ingest_progress_bar(len_bytes: Option<u64>, wanted: bool) -> ProgressBar {
+    let large = len_bytes.is_none_or(|len| len >= PROGRESS_BYTES_MIN);
+    if !wanted || !large {
+        return ProgressBar::hidden();
+    }
+    let bar = match len_bytes {
+        Some(len) => ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr())
+            .with_style(
+                ProgressStyle::with_template(
+                    "{spinner} ingest [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
+            ),
+        None => ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr()).with_style(
+            ProgressStyle::with_template("{spinner} ingest {pos} lines {per_sec}")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        ),
+    };
+    bar.enable_steady_tick(std::time::Duration::from_millis(200));
+    bar
+}
+
+/// The data fields a person scans for: every scalar field of `data`, `name=value`.
+pub fn key_fields(event: &Value) -> String {
+    let mut text = String::new();
+    if let Some(data) = event.get("data").and_then(Value::as_object) {
+        for (name, value) in data {
+            let shown = match value {
+                Value::String(s) => s.clone(),
+                Value::Number(n) => n.to_string(),
+                Value::Bool(b) => b.to_string(),
+                _ => continue,
+            };
+            if !text.is_empty() {
+                text.push(' ');
+            }
+            text.push_str(name);
+            text.push('=');
+            text.push_str(&shown);
+        }
+    }
+    if text.chars().count() > KEY_FIELDS_WIDTH_MAX {
+        let cut: String = text.chars().take(KEY_FIELDS_WIDTH_MAX - 1).collect();
+        text = format!("{cut}…");
+    }
+    text
+}
+
+/// Prints records as a table, or as NDJSON of full records with `json`.
+pub fn print_log(store: &Store, filter: &LogFilter, json: bool) -> Result<(), CliError> {
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut write_error = None;
+    if !json {
+        writeln!(
+            out,
+            "{:>8}  {:<27}  {:<28}  {:<28}  key fields",
+            "seq", "recorded_at", "type", "id"
+        )
+        .map_err(stdout_error)?;
+    }
+    store.for_each_logged(filter, |record, event_type| {
+        let written = if json {
+            writeln!(out, "{}", record.to_json())
+        } else {
+            let event: Value = serde_json::from_str(&record.event).unwrap_or(Value::Null);
+            let id = event.get("id").and_then(Value::as_str).unwrap_or("?");
+            writeln!(
+                out,
+                "{:>8}  {:<27}  {:<28}  {:<28}  {}",
+                record.seq,
+                record.recorded_at,
+                event_type,
+                id,
+                key_fields(&event)
+            )
+        };
+        match written {
+            Ok(()) => ControlFlow::Continue(()),
+            Err(e) => {
+                write_error = Some(e);
+                ControlFlow::Break(())
+            }
+        }
+    })?;
+    if let Some(e) = write_error {
+        return Err(stdout_error(e));
+    }
+    out.flush().map_err(stdout_error)
+}
+
+/// `verify --json`: one object, stable keys.
+pub fn verify_json(report: &VerifyReport) -> Value {
+    let head = report
+        .head
+        .map(|h| json!({"seq": h.seq, "hash": h.hash.to_hex()}));
+    let finding = report.finding.as_ref().map(|f| {
+        json!({"code": f.code(), "seq": f.seq(), "message": f.to_string()})
+    });
+    let derived = report.derived.as_ref().map(|d| {
+        json!({"missing": d.missing, "extra": d.extra, "matches": d.missing == 0 && d.extra == 0})
+    });
+    json!({
+        "ok": report.intact(),
+        "records": report.records,
+        "head": head,
+        "finding": finding,
+        "derived": derived,
+    })
+}

@@ -1,0 +1,30 @@
+//! The `traceledger` binary: parses the command line, runs it, maps the outcome to an exit
+//! code (0 ok, 1 integrity failure, 2 bad input or usage, 3 I/O or environment).
+
+mod cli;
+
+use clap::Parser;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let args = cli::Cli::parse();
+    match cli::run(args) {
+        Ok(()) => ExitCode::from(cli::EXIT_OK),
+        Err(error) => {
+            if !error.is_broken_pipe() {
+                let mut message = format!("traceledger: {error}");
+                let mut source = std::error::Error::source(&error);
+                while let Some(cause) = source {
+                    // thiserror's `{0}` already shows a wrapped error's text; print each once.
+                    let text = cause.to_string();
+                    if !message.contains(&text) {
+                        message.push_str(&format!(": {text}"));
+                    }
+                    source = cause.source();
+                }
+                eprintln!("{message}");
+            }
+            ExitCode::from(error.exit_code())
+        }
+    }
+}

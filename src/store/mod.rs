@@ -1,0 +1,688 @@
+//! The ledger file: one SQLite database holding the append-only log and its derived index.
+//!
+//! This is the only module that knows SQL or imports rusqlite. It guarantees, on every
+//! append, the chain invariants (next `seq`, `prev` = the last `hash`), asserted here and
+//! enforced again by triggers in the file itself; it does not judge events (that is
+//! `ingest`'s job) nor verify old records (that is `verify`'s).
+//!
+//! Durability: WAL with `synchronous=FULL`, so a commit that returned is on disk (the WAL is
+//! fsynced at every commit) and survives power loss; a process killed mid-transaction leaves
+//! nothing of it behind.
+
+use crate::chain::{GENESIS_PREV, Record, RecordHash};
+use crate::event::{EntityKind, EntityRef, RefRole, ValidEvent};
+use crate::time;
+use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior, params};
+use std::ops::ControlFlow;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// `PRAGMA application_id`: "TLGR". Marks the file as a traceledger ledger.
+const APPLICATION_ID: i32 = 0x544c_4752;
+/// `PRAGMA user_version`: the layout of schema.sql. Another version is refused, never migrated
+/// silently.
+pub const SCHEMA_VERSION: i32 = 1;
+const SCHEMA_SQL: &str = include_str!("schema.sql");
+
+/// How long a writer waits for another writer's transaction (another `ingest`) to finish.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(600);
+/// Page cache per connection, in KiB (negative `cache_size` is KiB in SQLite).
+const CACHE_KIB: i64 = 32 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("a file already exists at {0}: refusing to overwrite it")]
+    AlreadyExists(PathBuf),
+    #[error("no ledger at {0} (create one with `traceledger init`)")]
+    NotFound(PathBuf),
+    #[error("{path} is not a traceledger ledger ({detail})")]
+    NotALedger { path: PathBuf, detail: String },
+    #[error(
+        "{path} has ledger schema version {found}; this build reads version {expected} only (no silent migration)"
+    )]
+    WrongVersion {
+        path: PathBuf,
+        found: i32,
+        expected: i32,
+    },
+    #[error("cannot create {path}: {source}")]
+    Create {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("record {seq} cannot be read: {detail}")]
+    Unreadable { seq: i64, detail: String },
+    #[error("ledger database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+}
+
+impl StoreError {
+    /// True when the database itself reports damage (as opposed to I/O or usage problems).
+    pub fn is_corruption(&self) -> bool {
+        match self {
+            StoreError::Unreadable { .. } => true,
+            StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _)) => matches!(
+                e.code,
+                rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase
+            ),
+            _ => false,
+        }
+    }
+}
+
+/// The head of the log: its last record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Head {
+    pub seq: u64,
+    pub hash: RecordHash,
+}
+
+/// A stored record with its indexed columns, borrowed from the row being read.
+#[derive(Debug)]
+pub struct RecordView<'r> {
+    pub seq: i64,
+    pub id: &'r str,
+    pub event_type: &'r str,
+    pub occurred_at: &'r str,
+    pub site: &'r str,
+    pub actor: Option<&'r str>,
+    pub recorded_at: &'r str,
+    pub prev: &'r [u8],
+    pub hash: &'r [u8],
+    pub event: &'r str,
+}
+
+/// What a record list is restricted to (`traceledger log`).
+#[derive(Debug, Clone, Default)]
+pub struct LogFilter {
+    pub types: Vec<String>,
+    pub entity: Option<String>,
+    pub from_seq: Option<u64>,
+    pub to_seq: Option<u64>,
+    pub limit: Option<u64>,
+}
+
+/// Differences between the stored entity index and one recomputed from the records.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DerivedDiff {
+    pub missing: u64,
+    pub extra: u64,
+    /// (seq, kind, entity, role) of the first missing and the first extra row.
+    pub first_missing: Option<(i64, String, String, i64)>,
+    pub first_extra: Option<(i64, String, String, i64)>,
+}
+
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("path", &self.path).finish()
+    }
+}
+
+fn configure(conn: &Connection) -> Result<(), rusqlite::Error> {
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(rusqlite::Error::InvalidQuery);
+    }
+    conn.execute_batch(&format!(
+        "PRAGMA synchronous = FULL; PRAGMA cache_size = -{CACHE_KIB}; PRAGMA temp_store = FILE;"
+    ))
+}
+
+impl Store {
+    /// Creates a new, empty ledger at `path`.
+    ///
+    /// # Errors
+    /// `AlreadyExists` if anything is at `path`; `Create` if the file cannot be made.
+    pub fn create(path: &Path) -> Result<Store, StoreError> {
+        // create_new makes the existence check and the creation one atomic step.
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(path)
+            .map_err(|source| {
+                if source.kind() == std::io::ErrorKind::AlreadyExists {
+                    StoreError::AlreadyExists(path.to_owned())
+                } else {
+                    StoreError::Create {
+                        path: path.to_owned(),
+                        source,
+                    }
+                }
+            })?;
+        let result = (|| {
+            let conn = Connection::open(path)?;
+            configure(&conn)?;
+            conn.execute_batch(&format!(
+                "BEGIN IMMEDIATE;
+                 PRAGMA application_id = {APPLICATION_ID};
+                 PRAGMA user_version = {SCHEMA_VERSION};
+                 {SCHEMA_SQL}
+                 COMMIT;"
+            ))?;
+            conn.execute(
+                "INSERT INTO meta (key, value) VALUES ('format', 'traceledger'), ('created_at', ?1)",
+                params![time::format_rfc3339_micros(time::now_unix_micros())],
+            )?;
+            Ok::<_, rusqlite::Error>(conn)
+        })();
+        match result {
+            Ok(conn) => Ok(Store {
+                conn,
+                path: path.to_owned(),
+            }),
+            Err(e) => {
+                // Leave nothing half-made behind: a later `init` must be able to start over.
+                for suffix in ["", "-wal", "-shm"] {
+                    let mut name = path.as_os_str().to_owned();
+                    name.push(suffix);
+                    let _ = std::fs::remove_file(PathBuf::from(name));
+                }
+                Err(e.into())
+            }
+        }
+    }
+
+    /// Opens an existing ledger, checking that it is one and of this schema version.
+    ///
+    /// # Errors
+    /// `NotFound`, `NotALedger`, `WrongVersion`, or a database error.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        if !path.exists() {
+            return Err(StoreError::NotFound(path.to_owned()));
+        }
+        let not_a_ledger = |detail: String| StoreError::NotALedger {
+            path: path.to_owned(),
+            detail,
+        };
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        let application_id: i32 = conn
+            .query_row("PRAGMA application_id", [], |row| row.get(0))
+            .map_err(|e| not_a_ledger(e.to_string()))?;
+        if application_id != APPLICATION_ID {
+            return Err(not_a_ledger(format!(
+                "application id {application_id:#x}, expected {APPLICATION_ID:#x}"
+            )));
+        }
+        let version: i32 = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+        if version != SCHEMA_VERSION {
+            return Err(StoreError::WrongVersion {
+                path: path.to_owned(),
+                found: version,
+                expected: SCHEMA_VERSION,
+            });
+        }
+        configure(&conn)?;
+        Ok(Store {
+            conn,
+            path: path.to_owned(),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The last record, or `None` for an empty ledger.
+    ///
+    /// # Errors
+    /// A database error, or `Unreadable` if the last hash is not 32 bytes.
+    pub fn head(&self) -> Result<Option<Head>, StoreError> {
+        read_head(&self.conn)
+    }
+
+    /// The number of records.
+    ///
+    /// # Errors
+    /// A database error.
+    pub fn record_count(&self) -> Result<u64, StoreError> {
+        let count: i64 = self
+            .conn
+            .query_row("SELECT COUNT(*) FROM records", [], |row| row.get(0))?;
+        Ok(u64::try_from(count).unwrap_or(0))
+    }
+
+    /// The head recorded in `meta` at the last commit: what the ledger last claimed to be.
+    ///
+    /// # Errors
+    /// A database error.
+    pub fn claimed_head(&self) -> Result<Option<(String, String)>, StoreError> {
+        let seq: Option<String> = self
+            .conn
+            .query_row("SELECT value FROM meta WHERE key = 'head_seq'", [], |row| row.get(0))
+            .optional()?;
+        let hash: Option<String> = self
+            .conn
+            .query_row("SELECT value FROM meta WHERE key = 'head_hash'", [], |row| row.get(0))
+            .optional()?;
+        Ok(seq.zip(hash))
+    }
+
+    /// Starts an append: takes the write lock (`BEGIN IMMEDIATE`, waiting for another writer
+    /// up to the busy timeout) and reads the head under it, so two writers can never build on
+    /// the same head.
+    ///
+    /// # Errors
+    /// A database error (including a busy timeout).
+    pub fn begin_append(&mut self) -> Result<Appender<'_>, StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let head = read_head(&tx)?;
+        let last_recorded_micros = match head {
+            Some(head) => {
+                let text: String = tx.query_row(
+                    "SELECT recorded_at FROM records WHERE seq = ?1",
+                    params![head.seq as i64],
+                    |row| row.get(0),
+                )?;
+                time::parse_rfc3339_micros(&text).unwrap_or(0)
+            }
+            None => 0,
+        };
+        Ok(Appender {
+            tx,
+            head,
+            last_recorded_micros,
+            appended: 0,
+        })
+    }
+
+    /// Calls `visit` for each record with `seq >= from_seq`, in seq order, streaming (memory
+    /// stays flat). A row whose columns have the wrong type is passed as `Unreadable`.
+    ///
+    /// # Errors
+    /// A database error while stepping through the table.
+    pub fn for_each_record<F>(&self, from_seq: u64, mut visit: F) -> Result<(), StoreError>
+    where
+        F: FnMut(Result<RecordView<'_>, StoreError>) -> ControlFlow<()>,
+    {
+        let mut statement = self.conn.prepare(
+            "SELECT seq, id, type, occurred_at, site, actor, recorded_at, prev, hash, event
+             FROM records WHERE seq >= ?1 ORDER BY seq",
+        )?;
+        let mut rows = statement.query(params![from_seq as i64])?;
+        while let Some(row) = rows.next()? {
+            if visit(record_view(row)).is_break() {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// The records that pass `filter`, in seq order, streamed to `visit`.
+    ///
+    /// # Errors
+    /// A database error, or `Unreadable` for a damaged row.
+    pub fn for_each_logged<F>(&self, filter: &LogFilter, mut visit: F) -> Result<(), StoreError>
+    where
+        F: FnMut(&Record, &str) -> ControlFlow<()>,
+    {
+        let mut sql = String::from(
+            "SELECT seq, id, type, occurred_at, site, actor, recorded_at, prev, hash, event
+             FROM records WHERE seq >= ?1 AND seq <= ?2",
+        );
+        let mut values: Vec<rusqlite::types::Value> = vec![
+            (filter.from_seq.unwrap_or(1) as i64).into(),
+            (filter.to_seq.map_or(i64::MAX, |s| s as i64)).into(),
+        ];
+        if !filter.types.is_empty() {
+            let marks: Vec<String> = (0..filter.types.len())
+                .map(|i| format!("?{}", values.len() + 1 + i))
+                .collect();
+            sql.push_str(&format!(" AND type IN ({})", marks.join(", ")));
+            values.extend(filter.types.iter().map(|t| t.clone().into()));
+        }
+        if let Some(entity) = &filter.entity {
+            values.push(entity.clone().into());
+            sql.push_str(&format!(
+                " AND seq IN (SELECT seq FROM entity_refs WHERE entity = ?{})",
+                values.len()
+            ));
+        }
+        sql.push_str(" ORDER BY seq");
+        if let Some(limit) = filter.limit {
+            values.push((limit.min(i64::MAX as u64) as i64).into());
+            sql.push_str(&format!(" LIMIT ?{}", values.len()));
+        }
+        let mut statement = self.conn.prepare(&sql)?;
+        let mut rows = statement.query(rusqlite::params_from_iter(values))?;
+        while let Some(row) = rows.next()? {
+            let view = record_view(row)?;
+            let record = record_from_view(&view)?;
+            if visit(&record, view.event_type).is_break() {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Recomputes the derived entity index from the records alone, in one transaction.
+    /// Returns the number of records indexed.
+    ///
+    /// # Errors
+    /// A database error, or `Unreadable` if a record's event is not valid JSON.
+    pub fn rebuild_derived<F>(&mut self, refs_of: F) -> Result<u64, StoreError>
+    where
+        F: Fn(&str) -> Result<Vec<EntityRef>, String>,
+    {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute("DELETE FROM entity_refs", [])?;
+        let count = fill_refs(&tx, "entity_refs", &refs_of)?;
+        tx.commit()?;
+        Ok(count)
+    }
+
+    /// Compares the stored entity index with one recomputed from the records, without
+    /// changing the ledger (the recomputed index lives in a temporary table).
+    ///
+    /// # Errors
+    /// A database error, or `Unreadable` if a record's event is not valid JSON.
+    pub fn diff_derived<F>(&mut self, refs_of: F) -> Result<DerivedDiff, StoreError>
+    where
+        F: Fn(&str) -> Result<Vec<EntityRef>, String>,
+    {
+        let tx = self.conn.transaction()?;
+        tx.execute_batch(
+            "CREATE TEMP TABLE expected_refs (
+                entity TEXT NOT NULL, kind TEXT NOT NULL, role INTEGER NOT NULL,
+                seq INTEGER NOT NULL, PRIMARY KEY (entity, kind, role, seq)) WITHOUT ROWID;",
+        )?;
+        fill_refs(&tx, "temp.expected_refs", &refs_of)?;
+        let side = |from: &str, minus: &str| -> Result<(u64, Option<(i64, String, String, i64)>), StoreError> {
+            let query = format!(
+                "SELECT seq, kind, entity, role FROM {from} EXCEPT SELECT seq, kind, entity, role FROM {minus} ORDER BY 1"
+            );
+            let count: i64 =
+                tx.query_row(&format!("SELECT COUNT(*) FROM ({query})"), [], |row| row.get(0))?;
+            let first = tx
+                .query_row(&format!("{query} LIMIT 1"), [], |row| {
+                    Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+                })
+                .optional()?;
+            Ok((u64::try_from(count).unwrap_or(0), first))
+        };
+        let (missing, first_missing) = side("temp.expected_refs", "main.entity_refs")?;
+        let (extra, first_extra) = side("main.entity_refs", "temp.expected_refs")?;
+        // Dropped with the rollback: a check leaves the file as it found it.
+        tx.rollback()?;
+        Ok(DerivedDiff {
+            missing,
+            extra,
+            first_missing,
+            first_extra,
+        })
+    }
+}
+
+fn fill_refs<F>(tx: &Transaction<'_>, table: &str, refs_of: &F) -> Result<u64, StoreError>
+where
+    F: Fn(&str) -> Result<Vec<EntityRef>, String>,
+{
+    let mut read = tx.prepare("SELECT seq, event FROM records ORDER BY seq")?;
+    let mut insert = tx.prepare(&format!(
+        "INSERT OR IGNORE INTO {table} (entity, kind, role, seq) VALUES (?1, ?2, ?3, ?4)"
+    ))?;
+    let mut rows = read.query([])?;
+    let mut count = 0u64;
+    while let Some(row) = rows.next()? {
+        let seq: i64 = row.get(0)?;
+        let event: String = row.get(1).map_err(|e| StoreError::Unreadable {
+            seq,
+            detail: e.to_string(),
+        })?;
+        let refs = refs_of(&event).map_err(|detail| StoreError::Unreadable { seq, detail })?;
+        for entity_ref in &refs {
+            insert.execute(params![
+                entity_ref.id,
+                entity_ref.kind.as_str(),
+                entity_ref.role.code(),
+                seq
+            ])?;
+        }
+        count += 1;
+    }
+    Ok(count)
+}
+
+fn read_head(conn: &Connection) -> Result<Option<Head>, StoreError> {
+    let row: Option<(i64, Vec<u8>)> = conn
+        .query_row(
+            "SELECT seq, hash FROM records ORDER BY seq DESC LIMIT 1",
+            [],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .optional()?;
+    match row {
+        None => Ok(None),
+        Some((seq, hash)) => {
+            let hash = RecordHash::from_slice(&hash).ok_or_else(|| StoreError::Unreadable {
+                seq,
+                detail: format!("hash is {} bytes, not 32", hash.len()),
+            })?;
+            Ok(Some(Head {
+                seq: u64::try_from(seq).map_err(|_| StoreError::Unreadable {
+                    seq,
+                    detail: "negative seq".to_owned(),
+                })?,
+                hash,
+            }))
+        }
+    }
+}
+
+fn record_view<'r>(row: &'r rusqlite::Row<'_>) -> Result<RecordView<'r>, StoreError> {
+    use rusqlite::types::ValueRef;
+    let seq: i64 = row.get(0)?;
+    let unreadable = |column: &str, detail: String| StoreError::Unreadable {
+        seq,
+        detail: format!("column {column}: {detail}"),
+    };
+    let text = |index: usize, column: &str| -> Result<&'r str, StoreError> {
+        match row.get_ref(index)? {
+            ValueRef::Text(bytes) => {
+                std::str::from_utf8(bytes).map_err(|e| unreadable(column, e.to_string()))
+            }
+            other => Err(unreadable(column, format!("{:?} instead of text", other.data_type()))),
+        }
+    };
+    let blob = |index: usize, column: &str| -> Result<&'r [u8], StoreError> {
+        match row.get_ref(index)? {
+            ValueRef::Blob(bytes) => Ok(bytes),
+            other => Err(unreadable(column, format!("{:?} instead of a blob", other.data_type()))),
+        }
+    };
+    let actor = match row.get_ref(5)? {
+        ValueRef::Null => None,
+        _ => Some(text(5, "actor")?),
+    };
+    Ok(RecordView {
+        seq,
+        id: text(1, "id")?,
+        event_type: text(2, "type")?,
+        occurred_at: text(3, "occurred_at")?,
+        site: text(4, "site")?,
+        actor,
+        recorded_at: text(6, "recorded_at")?,
+        prev: blob(7, "prev")?,
+        hash: blob(8, "hash")?,
+        event: text(9, "event")?,
+    })
+}
+
+/// The record a view holds, with its hashes checked for length (not for truth: that is
+/// `verify`'s job).
+///
+/// # Errors
+/// `Unreadable` if seq is negative or a hash is not 32 bytes.
+pub fn record_from_view(view: &RecordView<'_>) -> Result<Record, StoreError> {
+    let unreadable = |detail: &str| StoreError::Unreadable {
+        seq: view.seq,
+        detail: detail.to_owned(),
+    };
+    Ok(Record {
+        seq: u64::try_from(view.seq).map_err(|_| unreadable("negative seq"))?,
+        recorded_at: view.recorded_at.to_owned(),
+        prev: RecordHash::from_slice(view.prev).ok_or_else(|| unreadable("prev is not 32 bytes"))?,
+        hash: RecordHash::from_slice(view.hash).ok_or_else(|| unreadable("hash is not 32 bytes"))?,
+        event: view.event.to_owned(),
+    })
+}
+
+/// An open append transaction. Records appended through it become visible to its own lookups
+/// at once (so later lines of one input can reference earlier ones) and to everyone else at
+/// [`Appender::commit`]; dropping it without commit rolls everything back.
+pub struct Appender<'s> {
+    tx: Transaction<'s>,
+    head: Option<Head>,
+    last_recorded_micros: i64,
+    appended: u64,
+}
+
+/// An event already in the ledger under some id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredEvent {
+    pub seq: u64,
+    pub event: String,
+}
+
+impl Appender<'_> {
+    /// The head as it stands inside this transaction.
+    pub fn head(&self) -> Option<Head> {
+        self.head
+    }
+
+    /// How many records this transaction has appended.
+    pub fn appended(&self) -> u64 {
+        self.appended
+    }
+
+    /// The event recorded under `id`, if any.
+    ///
+    /// # Errors
+    /// A database error.
+    pub fn find_event(&self, id: &str) -> Result<Option<StoredEvent>, StoreError> {
+        let mut statement = self
+            .tx
+            .prepare_cached("SELECT seq, event FROM records WHERE id = ?1")?;
+        let found: Option<(i64, String)> = statement
+            .query_row(params![id], |row| Ok((row.get(0)?, row.get(1)?)))
+            .optional()?;
+        Ok(found.map(|(seq, event)| StoredEvent {
+            seq: u64::try_from(seq).unwrap_or(0),
+            event,
+        }))
+    }
+
+    /// Whether an entity of `kind` named `id` has been defined by some record.
+    ///
+    /// # Errors
+    /// A database error.
+    pub fn entity_defined(&self, kind: EntityKind, id: &str) -> Result<bool, StoreError> {
+        if kind == EntityKind::Event {
+            return Ok(self.find_event(id)?.is_some());
+        }
+        let mut statement = self.tx.prepare_cached(
+            "SELECT 1 FROM entity_refs WHERE entity = ?1 AND kind = ?2 AND role IN (?3, ?4) LIMIT 1",
+        )?;
+        let found = statement
+            .query_row(
+                params![
+                    id,
+                    kind.as_str(),
+                    RefRole::Defines.code(),
+                    RefRole::DefinesOrExtends.code()
+                ],
+                |_| Ok(()),
+            )
+            .optional()?;
+        Ok(found.is_some())
+    }
+
+    /// Appends `event` as the next record and indexes `refs`. Returns the sealed record.
+    ///
+    /// # Errors
+    /// A database error (including a trigger refusing a record that does not extend the chain).
+    pub fn append(&mut self, event: &ValidEvent, refs: &[EntityRef]) -> Result<Record, StoreError> {
+        let seq = self.head.map_or(1, |h| h.seq + 1);
+        let prev = self.head.map_or(GENESIS_PREV, |h| h.hash);
+        // The ledger clock never runs backwards in the log, even if the system clock does.
+        let now = time::now_unix_micros().max(self.last_recorded_micros);
+        let record = Record::seal(
+            seq,
+            time::format_rfc3339_micros(now),
+            prev,
+            event.canonical.clone(),
+        );
+        assert_eq!(record.seq, seq, "sealed seq must be the next seq");
+        assert_eq!(record.prev, prev, "sealed prev must be the head hash");
+        let mut insert = self.tx.prepare_cached(
+            "INSERT INTO records (seq, id, type, occurred_at, site, actor, recorded_at, prev, hash, event)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        )?;
+        insert.execute(params![
+            seq as i64,
+            event.id,
+            event.event_type,
+            event.occurred_at,
+            event.site,
+            event.actor,
+            record.recorded_at,
+            &record.prev.0[..],
+            &record.hash.0[..],
+            record.event,
+        ])?;
+        let mut index = self.tx.prepare_cached(
+            "INSERT OR IGNORE INTO entity_refs (entity, kind, role, seq) VALUES (?1, ?2, ?3, ?4)",
+        )?;
+        for entity_ref in refs {
+            index.execute(params![
+                entity_ref.id,
+                entity_ref.kind.as_str(),
+                entity_ref.role.code(),
+                seq as i64
+            ])?;
+        }
+        self.head = Some(Head {
+            seq,
+            hash: record.hash,
+        });
+        self.last_recorded_micros = now;
+        self.appended += 1;
+        Ok(record)
+    }
+
+    /// Makes every append of this transaction durable, and records the new head in `meta`.
+    ///
+    /// # Errors
+    /// A database error; then nothing of this transaction is in the ledger.
+    pub fn commit(self) -> Result<Option<Head>, StoreError> {
+        if let Some(head) = self.head {
+            self.tx.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES ('head_seq', ?1), ('head_hash', ?2)",
+                params![head.seq.to_string(), head.hash.to_hex()],
+            )?;
+        }
+        self.tx.commit()?;
+        Ok(self.head)
+    }
+
+    /// Discards every append of this transaction.
+    ///
+    /// # Errors
+    /// A database error.
+    pub fn rollback(self) -> Result<(), StoreError> {
+        self.tx.rollback()?;
+        Ok(())
+    }
+}

@@ -1,0 +1,54 @@
+-- traceledger ledger file, schema version 1. See docs/architecture.md, "The ledger file".
+-- `records` is the log, the single source of truth. Everything else is derived from it and
+-- can be recomputed by `traceledger rebuild`.
+
+CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE records (
+    seq         INTEGER PRIMARY KEY,     -- 1, 2, 3, ... no gaps
+    id          TEXT NOT NULL UNIQUE,    -- the sender's event id: the idempotency key
+    type        TEXT NOT NULL,
+    occurred_at TEXT NOT NULL,
+    site        TEXT NOT NULL,
+    actor       TEXT,
+    recorded_at TEXT NOT NULL,           -- the ledger's clock, RFC 3339 UTC, microseconds
+    prev        BLOB NOT NULL,           -- hash of record seq-1 (32 zero bytes for seq 1)
+    hash        BLOB NOT NULL,           -- BLAKE3, docs/format.md
+    event       TEXT NOT NULL            -- the event's RFC 8785 canonical JSON (hashed)
+);
+-- id, type, occurred_at, site and actor repeat fields of `event` for indexing; verify checks
+-- that they agree with it, since the hash covers only `event`.
+
+CREATE INDEX records_by_type ON records (type, seq);
+
+-- Append-only: the log is never edited or shortened (21 CFR 11.10(e)).
+CREATE TRIGGER records_refuse_update BEFORE UPDATE ON records
+BEGIN
+    SELECT RAISE(ABORT, 'records are append-only: UPDATE refused');
+END;
+
+CREATE TRIGGER records_refuse_delete BEFORE DELETE ON records
+BEGIN
+    SELECT RAISE(ABORT, 'records are append-only: DELETE refused');
+END;
+
+-- A new record must extend the chain: next seq, prev = the last record's hash.
+CREATE TRIGGER records_extend_chain BEFORE INSERT ON records
+WHEN NEW.seq IS NOT COALESCE((SELECT MAX(seq) FROM records), 0) + 1
+  OR NEW.prev IS NOT COALESCE((SELECT hash FROM records ORDER BY seq DESC LIMIT 1), zeroblob(32))
+BEGIN
+    SELECT RAISE(ABORT, 'a record must extend the chain: next seq and prev = last hash');
+END;
+
+-- Derived: every entity each record names (docs/references.md). role: 0 defines,
+-- 1 defines or extends, 2 references, 3 mentions.
+CREATE TABLE entity_refs (
+    entity TEXT NOT NULL,
+    kind   TEXT NOT NULL,
+    role   INTEGER NOT NULL,
+    seq    INTEGER NOT NULL,
+    PRIMARY KEY (entity, kind, role, seq)
+) WITHOUT ROWID;

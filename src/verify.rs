@@ -1,0 +1,325 @@
+//! Verify: re-reads the whole log and checks every link of the hash chain, like fsck.
+//!
+//! For each record in seq order: the seq is the next one (no gap, no repeat), `prev` is the
+//! hash of the record before it (the genesis constant for seq 1), `hash` is what the record's
+//! bytes hash to (docs/format.md), and the indexed columns agree with the hashed event. At the
+//! end, the head the ledger claimed at its last commit must be the head found. Records stream
+//! through one at a time: memory does not grow with the ledger.
+//!
+//! What this cannot see on its own: a ledger rewritten from some point with a fresh, valid
+//! chain, or a tail cut off together with the claimed head. Signed checkpoints kept outside
+//! the ledger close that gap (issue 4).
+
+use crate::chain::{GENESIS_PREV, RecordHash, record_hash};
+use crate::event::entity_refs;
+use crate::store::{DerivedDiff, Head, RecordView, Store, StoreError};
+use serde::Deserialize;
+use std::borrow::Cow;
+use std::fmt;
+use std::ops::ControlFlow;
+
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The first thing found wrong, with its evidence.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Finding {
+    /// A seq is missing (a record deleted) or out of order.
+    UnexpectedSeq { expected: u64, found: i64 },
+    /// `prev` is not the hash of the record before.
+    BrokenLink {
+        seq: u64,
+        expected: RecordHash,
+        found: String,
+    },
+    /// The record's bytes do not hash to its stored hash: it was edited.
+    HashMismatch {
+        seq: u64,
+        stored: String,
+        computed: RecordHash,
+    },
+    /// A column that repeats a field of the hashed event says something else.
+    ColumnMismatch {
+        seq: u64,
+        column: &'static str,
+        stored: String,
+        in_event: String,
+    },
+    /// The row cannot be read as a record at all.
+    Unreadable { seq: i64, detail: String },
+    /// The head that the ledger recorded at its last commit is not the head found.
+    HeadMismatch {
+        claimed_seq: String,
+        claimed_hash: String,
+        found: Option<Head>,
+    },
+}
+
+impl Finding {
+    /// The seq the finding is about (for `HeadMismatch`, the claimed head's).
+    pub fn seq(&self) -> Option<i64> {
+        match self {
+            Finding::UnexpectedSeq { expected, .. } => i64::try_from(*expected).ok(),
+            Finding::BrokenLink { seq, .. }
+            | Finding::HashMismatch { seq, .. }
+            | Finding::ColumnMismatch { seq, .. } => i64::try_from(*seq).ok(),
+            Finding::Unreadable { seq, .. } => Some(*seq),
+            Finding::HeadMismatch { claimed_seq, .. } => claimed_seq.parse().ok(),
+        }
+    }
+
+    /// A stable machine name for `--json`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Finding::UnexpectedSeq { expected, found } => {
+                if *found > i64::try_from(*expected).unwrap_or(i64::MAX) {
+                    "seq_gap"
+                } else {
+                    "seq_repeat"
+                }
+            }
+            Finding::BrokenLink { .. } => "broken_link",
+            Finding::HashMismatch { .. } => "hash_mismatch",
+            Finding::ColumnMismatch { .. } => "column_mismatch",
+            Finding::Unreadable { .. } => "unreadable_record",
+            Finding::HeadMismatch { .. } => "head_mismatch",
+        }
+    }
+}
+
+impl fmt::Display for Finding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Finding::UnexpectedSeq { expected, found } => {
+                if *found > i64::try_from(*expected).unwrap_or(i64::MAX) {
+                    write!(
+                        f,
+                        "seq {expected}: gap in seq: record {expected} is missing, the next record is {found} (a record was deleted)"
+                    )
+                } else {
+                    write!(
+                        f,
+                        "seq {expected}: repeat or disorder in seq: found {found} where {expected} was expected"
+                    )
+                }
+            }
+            Finding::BrokenLink {
+                seq,
+                expected,
+                found,
+            } => write!(
+                f,
+                "seq {seq}: broken link: prev is {found} but the record before hashes to {expected} (a record was inserted, removed, swapped or re-hashed here)"
+            ),
+            Finding::HashMismatch {
+                seq,
+                stored,
+                computed,
+            } => write!(
+                f,
+                "seq {seq}: hash mismatch: stored {stored}, computed {computed} (the record was edited)"
+            ),
+            Finding::ColumnMismatch {
+                seq,
+                column,
+                stored,
+                in_event,
+            } => write!(
+                f,
+                "seq {seq}: column {column} says {stored:?} but the hashed event says {in_event:?} (the index was edited)"
+            ),
+            Finding::Unreadable { seq, detail } => {
+                write!(f, "seq {seq}: unreadable record: {detail}")
+            }
+            Finding::HeadMismatch {
+                claimed_seq,
+                claimed_hash,
+                found,
+            } => {
+                let found = found.map_or("an empty log".to_owned(), |h| {
+                    format!("seq {} hash {}", h.seq, h.hash)
+                });
+                write!(
+                    f,
+                    "head mismatch: the last commit recorded head seq {claimed_seq} hash {claimed_hash}, the log ends at {found} (records were cut off or added outside the ledger)"
+                )
+            }
+        }
+    }
+}
+
+/// The result of a verification.
+#[derive(Debug, Clone)]
+pub struct VerifyReport {
+    /// Records checked before the first finding (all of them when intact).
+    pub records: u64,
+    pub head: Option<Head>,
+    pub finding: Option<Finding>,
+    /// With `--derived`: how the stored entity index differs from one rebuilt from the log.
+    pub derived: Option<DerivedDiff>,
+}
+
+impl VerifyReport {
+    pub fn intact(&self) -> bool {
+        self.finding.is_none()
+            && self
+                .derived
+                .as_ref()
+                .is_none_or(|d| d.missing == 0 && d.extra == 0)
+    }
+}
+
+/// The fields of the event that the `records` table repeats as columns.
+#[derive(Deserialize)]
+struct IndexedFields<'a> {
+    #[serde(borrow)]
+    id: Cow<'a, str>,
+    #[serde(borrow, rename = "type")]
+    event_type: Cow<'a, str>,
+    #[serde(borrow)]
+    occurred_at: Cow<'a, str>,
+    #[serde(borrow)]
+    site: Cow<'a, str>,
+    #[serde(borrow, default)]
+    actor: Option<Cow<'a, str>>,
+}
+
+/// Checks one record against the state carried from the record before.
+fn check_record(view: &RecordView<'_>, expected_seq: u64, prev: &RecordHash) -> Option<Finding> {
+    if view.seq != i64::try_from(expected_seq).unwrap_or(i64::MAX) {
+        return Some(Finding::UnexpectedSeq {
+            expected: expected_seq,
+            found: view.seq,
+        });
+    }
+    let seq = expected_seq;
+    if view.prev != prev.0 {
+        return Some(Finding::BrokenLink {
+            seq,
+            expected: *prev,
+            found: hex_of(view.prev),
+        });
+    }
+    let computed = record_hash(seq, view.recorded_at, prev, view.event);
+    if view.hash != computed.0 {
+        return Some(Finding::HashMismatch {
+            seq,
+            stored: hex_of(view.hash),
+            computed,
+        });
+    }
+    let fields: IndexedFields<'_> = match serde_json::from_str(view.event) {
+        Ok(fields) => fields,
+        Err(e) => {
+            return Some(Finding::Unreadable {
+                seq: view.seq,
+                detail: format!("event is not a valid event object: {e}"),
+            });
+        }
+    };
+    let columns: [(&'static str, Option<&str>, Option<&str>); 5] = [
+        ("id", Some(view.id), Some(&fields.id)),
+        ("type", Some(view.event_type), Some(&fields.event_type)),
+        ("occurred_at", Some(view.occurred_at), Some(&fields.occurred_at)),
+        ("site", Some(view.site), Some(&fields.site)),
+        ("actor", view.actor, fields.actor.as_deref()),
+    ];
+    for (column, stored, in_event) in columns {
+        if stored != in_event {
+            return Some(Finding::ColumnMismatch {
+                seq,
+                column,
+                stored: stored.unwrap_or("NULL").to_owned(),
+                in_event: in_event.unwrap_or("(absent)").to_owned(),
+            });
+        }
+    }
+    None
+}
+
+fn hex_of(bytes: &[u8]) -> String {
+    RecordHash::from_slice(bytes).map_or_else(
+        || format!("<{} bytes, not 32>", bytes.len()),
+        |hash| hash.to_hex(),
+    )
+}
+
+/// Verifies the whole chain; with `derived`, also compares the entity index with one
+/// recomputed from the records.
+///
+/// # Errors
+/// A database error that is not damage to a record (damage is a [`Finding`]).
+pub fn verify(store: &mut Store, derived: bool) -> Result<VerifyReport, VerifyError> {
+    let mut expected_seq = 1u64;
+    let mut prev = GENESIS_PREV;
+    let mut finding = None;
+    let walked = store.for_each_record(1, |item| {
+        let view = match item {
+            Ok(view) => view,
+            Err(StoreError::Unreadable { seq, detail }) => {
+                finding = Some(Finding::Unreadable { seq, detail });
+                return ControlFlow::Break(());
+            }
+            Err(other) => {
+                finding = Some(Finding::Unreadable {
+                    seq: i64::try_from(expected_seq).unwrap_or(i64::MAX),
+                    detail: other.to_string(),
+                });
+                return ControlFlow::Break(());
+            }
+        };
+        if let Some(found) = check_record(&view, expected_seq, &prev) {
+            finding = Some(found);
+            return ControlFlow::Break(());
+        }
+        // Checked above: the stored hash equals the computed one, so it is 32 bytes.
+        prev = RecordHash::from_slice(view.hash).unwrap_or(GENESIS_PREV);
+        expected_seq += 1;
+        ControlFlow::Continue(())
+    });
+    match walked {
+        Ok(()) => {}
+        Err(e) if e.is_corruption() => {
+            finding.get_or_insert(Finding::Unreadable {
+                seq: i64::try_from(expected_seq).unwrap_or(i64::MAX),
+                detail: e.to_string(),
+            });
+        }
+        Err(e) => return Err(e.into()),
+    }
+    let records = expected_seq - 1;
+    let head = (records > 0).then_some(Head {
+        seq: records,
+        hash: prev,
+    });
+    if finding.is_none()
+        && let Some((claimed_seq, claimed_hash)) = store.claimed_head()?
+    {
+        let matches = head.is_some_and(|h| h.seq.to_string() == claimed_seq && h.hash.to_hex() == claimed_hash);
+        if !matches {
+            finding = Some(Finding::HeadMismatch {
+                claimed_seq,
+                claimed_hash,
+                found: head,
+            });
+        }
+    }
+    let derived = if derived && finding.is_none() {
+        Some(store.diff_derived(|event| {
+            serde_json::from_str(event)
+                .map(|value| entity_refs(&value))
+                .map_err(|e| format!("event is not valid JSON: {e}"))
+        })?)
+    } else {
+        None
+    };
+    Ok(VerifyReport {
+        records,
+        head,
+        finding,
+        derived,
+    })
+}
