@@ -1,0 +1,379 @@
+//! Ingest from the shop floor: fixtures in, bad lines refused with their place, nothing
+//! half-written, duplicates skipped, concurrency and a kill -9.
+
+use crate::support::*;
+use std::io::Write;
+use std::process::Stdio;
+
+#[test]
+fn init_refuses_to_overwrite_a_ledger_or_any_file() {
+    let ledger = Ledger::with_plant();
+    let before = ledger.count();
+    let output = ledger.run(&["init"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(EXIT_BAD_INPUT));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("refusing to overwrite"));
+    assert_eq!(ledger.count(), before);
+
+    let other = ledger.file("notes.txt");
+    std::fs::write(&other, "keep me").unwrap();
+    traceledger()
+        .arg("--ledger")
+        .arg(&other)
+        .arg("init")
+        .assert()
+        .code(EXIT_BAD_INPUT);
+    assert_eq!(std::fs::read_to_string(&other).unwrap(), "keep me");
+}
+
+#[test]
+fn the_ledger_path_comes_from_the_environment_when_not_given() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("from-env.db");
+    traceledger()
+        .env("TRACELEDGER_LEDGER", &path)
+        .arg("init")
+        .assert()
+        .success();
+    assert!(path.exists());
+}
+
+#[test]
+fn plant_fixture_is_recorded_whole_and_verifies() {
+    let ledger = Ledger::new();
+    let fixture = fixture("plant-small.ndjson");
+    let lines = non_blank_lines(&fixture);
+    let out = stdout_of(ledger.run(&["ingest", fixture.to_str().unwrap()]));
+    assert!(
+        out.contains(&format!("{lines} recorded, 0 duplicates, 0 rejected")),
+        "{out}"
+    );
+    assert_eq!(ledger.count(), lines as i64);
+    let (code, report) = ledger.verify_json();
+    assert_eq!(code, 0, "{report}");
+    assert_eq!(report["records"], lines);
+    assert_eq!(report["ok"], true);
+}
+
+#[test]
+fn every_event_type_of_the_vocabulary_is_in_the_fixture() {
+    let ledger = Ledger::with_plant();
+    let connection = ledger.sqlite();
+    let mut statement = connection
+        .prepare("SELECT DISTINCT type FROM records")
+        .unwrap();
+    let types: std::collections::HashSet<String> = statement
+        .query_map([], |row| row.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    for event_type in traceledger::event::EVENT_TYPES {
+        assert!(types.contains(*event_type), "fixture lacks {event_type}");
+    }
+}
+
+#[test]
+fn duplicates_are_skipped_across_runs_and_within_one_input() {
+    let ledger = Ledger::with_plant();
+    let before = ledger.count();
+    let fixture = fixture("plant-small.ndjson");
+    let out = stdout_of(ledger.run(&["ingest", fixture.to_str().unwrap()]));
+    assert!(
+        out.contains(&format!("0 recorded, {before} duplicates, 0 rejected")),
+        "{out}"
+    );
+    assert_eq!(ledger.count(), before);
+
+    // The same event twice in one input, the second with other key order and spacing: the
+    // canonical form decides, so it is a duplicate, not a conflict.
+    let fresh = Ledger::new();
+    let first = std::fs::read_to_string(&fixture).unwrap();
+    let first = first.lines().next().unwrap();
+    let value: serde_json::Value = serde_json::from_str(first).unwrap();
+    let reordered = serde_json::to_string_pretty(&value)
+        .unwrap()
+        .replace('\n', " ");
+    let input = fresh.file("twice.ndjson");
+    std::fs::write(&input, format!("{first}\n{reordered}\n")).unwrap();
+    let out = stdout_of(fresh.run(&["ingest", input.to_str().unwrap()]));
+    assert!(out.contains("1 recorded, 1 duplicates, 0 rejected"), "{out}");
+}
+
+#[test]
+fn bom_crlf_and_blank_lines_are_tolerated() {
+    let ledger = Ledger::new();
+    let fixture = fixture("tolerated.ndjson");
+    let bytes = std::fs::read(&fixture).unwrap();
+    assert!(bytes.starts_with(b"\xEF\xBB\xBF") && bytes.windows(2).any(|w| w == b"\r\n"));
+    ledger
+        .run(&["ingest", fixture.to_str().unwrap()])
+        .assert()
+        .success();
+    assert_eq!(ledger.count(), non_blank_lines(&fixture) as i64);
+}
+
+fn expected_bad_lines() -> serde_json::Value {
+    let text = std::fs::read_to_string(fixture("bad/expected.json")).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+#[test]
+fn every_bad_file_is_refused_whole_with_each_line_named() {
+    let expected = expected_bad_lines();
+    let files = expected.as_object().unwrap();
+    assert!(files.len() >= 10, "expected.json lists {} files", files.len());
+    for (name, bad_lines) in files {
+        if name.starts_with('_') {
+            continue;
+        }
+        let ledger = Ledger::with_plant();
+        let before = ledger.count();
+        let path = fixture(&format!("bad/{name}"));
+        let shown = path.to_str().unwrap();
+        let output = ledger.run(&["ingest", shown]).output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(EXIT_BAD_INPUT), "{name}: {stderr}");
+        assert_eq!(ledger.count(), before, "{name}: something was written");
+        let reported: Vec<&str> = stderr.lines().filter(|l| l.starts_with(shown)).collect();
+        let bad_lines = bad_lines.as_array().unwrap();
+        assert_eq!(reported.len(), bad_lines.len(), "{name}: {stderr}");
+        for (bad, line) in bad_lines.iter().zip(&reported) {
+            let prefix = format!("{shown}:{}: {}", bad["line"], bad["code"].as_str().unwrap());
+            assert!(line.starts_with(&prefix), "{name}: want {prefix}, got {line}");
+            if let Some(field) = bad["field"].as_str() {
+                assert!(line.contains(field), "{name}: {line} does not name {field}");
+            }
+        }
+        let (code, report) = ledger.verify_json();
+        assert_eq!(code, 0, "{name}: {report}");
+    }
+}
+
+#[test]
+fn with_a_rejects_file_the_good_lines_are_recorded_and_the_bad_ones_kept() {
+    let expected = expected_bad_lines();
+    let good_lines = &expected["_good_lines"];
+    for name in ["mixed.ndjson", "unknown-reference.ndjson", "invalid-utf8.ndjson"] {
+        let ledger = Ledger::with_plant();
+        let before = ledger.count();
+        let rejects = ledger.file("rejects.ndjson");
+        let path = fixture(&format!("bad/{name}"));
+        ledger
+            .run(&[
+                "ingest",
+                path.to_str().unwrap(),
+                "--rejects",
+                rejects.to_str().unwrap(),
+            ])
+            .assert()
+            .success();
+        let good = good_lines[name].as_i64().unwrap();
+        assert_eq!(ledger.count(), before + good, "{name}");
+        let rejected: Vec<serde_json::Value> = std::fs::read_to_string(&rejects)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        let want = expected[name].as_array().unwrap();
+        assert_eq!(rejected.len(), want.len(), "{name}");
+        for (got, want) in rejected.iter().zip(want) {
+            assert_eq!(got["line"], want["line"], "{name}");
+            assert_eq!(got["code"], want["code"], "{name}");
+            assert!(!got["input"].as_str().unwrap().is_empty());
+        }
+        ledger.run(&["verify"]).assert().success();
+    }
+}
+
+#[test]
+fn an_id_reused_with_other_content_is_a_conflict() {
+    let ledger = Ledger::with_plant();
+    let first = std::fs::read_to_string(fixture("plant-small.ndjson")).unwrap();
+    let mut value: serde_json::Value =
+        serde_json::from_str(first.lines().next().unwrap()).unwrap();
+    value["occurred_at"] = "2020-01-01T00:00:00Z".into();
+    let input = ledger.file("conflict.ndjson");
+    std::fs::write(&input, format!("{value}\n")).unwrap();
+    let output = ledger.run(&["ingest", input.to_str().unwrap()]).output().unwrap();
+    assert_eq!(output.status.code(), Some(EXIT_BAD_INPUT));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(":1: id_conflict at /id") && stderr.contains("(seq 1)"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn more_than_a_hundred_bad_lines_are_counted_not_listed() {
+    let ledger = Ledger::new();
+    let input = ledger.file("garbage.ndjson");
+    let garbage: String = (0..150).map(|i| format!("{{\"broken\": {i}\n")).collect();
+    std::fs::write(&input, garbage).unwrap();
+    let output = ledger.run(&["ingest", input.to_str().unwrap()]).output().unwrap();
+    assert_eq!(output.status.code(), Some(EXIT_BAD_INPUT));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let listed = stderr.lines().filter(|l| l.contains(": invalid_json")).count();
+    assert_eq!(listed, 100);
+    assert!(stderr.contains("... and 50 more bad lines"), "{stderr}");
+    assert!(!stderr.contains("garbage.ndjson:150:"));
+}
+
+#[test]
+fn a_missing_input_or_ledger_is_a_clear_error() {
+    let ledger = Ledger::new();
+    let output = ledger.run(&["ingest", "no/such/file.ndjson"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(EXIT_BAD_INPUT));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("no/such/file.ndjson"));
+
+    let output = traceledger()
+        .args(["--ledger", "no/such/ledger.db", "verify"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(EXIT_ENVIRONMENT));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("no ledger at no/such/ledger.db"));
+}
+
+#[test]
+fn a_ledger_of_another_schema_version_is_refused_not_migrated() {
+    let ledger = Ledger::with_plant();
+    ledger
+        .sqlite()
+        .execute_batch("PRAGMA user_version = 2")
+        .unwrap();
+    let output = ledger.run(&["verify"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(EXIT_ENVIRONMENT));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("schema version 2"),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+
+    let not_a_ledger = ledger.file("plain.db");
+    rusqlite::Connection::open(&not_a_ledger)
+        .unwrap()
+        .execute_batch("CREATE TABLE t (x)")
+        .unwrap();
+    let output = traceledger()
+        .arg("--ledger")
+        .arg(&not_a_ledger)
+        .arg("log")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(EXIT_ENVIRONMENT));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("not a traceledger ledger"));
+}
+
+fn simulated(dir: &std::path::Path, units: u64, seed: u64) -> std::path::PathBuf {
+    let path = dir.join(format!("sim-{units}-{seed}.ndjson"));
+    let output = traceledger()
+        .args(["simulate", "--units", &units.to_string(), "--seed", &seed.to_string()])
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    std::fs::write(&path, output.stdout).unwrap();
+    path
+}
+
+#[test]
+fn concurrent_ingests_both_succeed_and_the_chain_stays_one_line() {
+    let ledger = Ledger::new();
+    let big = simulated(ledger.dir.path(), 150, 11);
+    let small = fixture("tolerated.ndjson");
+    let expected = non_blank_lines(&big) + non_blank_lines(&small);
+    let spawn = |input: &std::path::Path| {
+        let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin("traceledger"));
+        command
+            .arg("--ledger")
+            .arg(&ledger.path)
+            .args(["ingest", "--quiet"])
+            .arg(input)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        command.spawn().unwrap()
+    };
+    let first = spawn(&big);
+    let second = spawn(&small);
+    let third = spawn(&big);
+    for child in [first, second, third] {
+        let output = child.wait_with_output().unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    assert_eq!(ledger.count(), expected as i64);
+    let (code, report) = ledger.verify_json();
+    assert_eq!(code, 0, "{report}");
+}
+
+#[test]
+fn kill_dash_nine_mid_ingest_leaves_all_or_nothing_and_a_rerun_records_the_rest() {
+    let ledger = Ledger::with_plant();
+    let before = ledger.count();
+    let tolerated = std::fs::read(fixture("tolerated.ndjson")).unwrap();
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("traceledger"))
+        .arg("--ledger")
+        .arg(&ledger.path)
+        .args(["ingest", "--quiet", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Feed part of the input and keep the pipe open: the ingest is certainly mid-run, with a
+    // transaction open and records appended inside it, when it is killed.
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(&tolerated).unwrap();
+    stdin.flush().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    child.kill().unwrap(); // SIGKILL on Unix
+    child.wait().unwrap();
+    drop(stdin);
+
+    assert_eq!(ledger.count(), before, "a killed ingest must leave nothing");
+    let (code, report) = ledger.verify_json();
+    assert_eq!(code, 0, "{report}");
+
+    let fixture_path = fixture("tolerated.ndjson");
+    ledger
+        .run(&["ingest", fixture_path.to_str().unwrap()])
+        .assert()
+        .success();
+    assert_eq!(ledger.count(), before + non_blank_lines(&fixture_path) as i64);
+    ledger.run(&["verify"]).assert().success();
+}
+
+#[test]
+fn a_simulated_plant_ingests_cleanly_and_is_deterministic() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = simulated(dir.path(), 40, 5);
+    let again = std::fs::read(&a).unwrap();
+    let b = simulated(dir.path(), 40, 6);
+    let first = traceledger()
+        .args(["simulate", "--units", "40", "--seed", "5"])
+        .output()
+        .unwrap()
+        .stdout;
+    assert_eq!(first, again, "same seed, same bytes");
+    assert_ne!(std::fs::read(&b).unwrap(), again, "another seed, another plant");
+
+    let ledger = Ledger::new();
+    let out = stdout_of(ledger.run(&["ingest", a.to_str().unwrap()]));
+    assert!(out.contains(" 0 rejected"), "{out}");
+    assert_eq!(ledger.count(), non_blank_lines(&a) as i64);
+    ledger.run(&["verify", "--derived"]).assert().success();
+}
+
+#[test]
+fn a_closed_output_pipe_is_not_an_error() {
+    let bin = assert_cmd::cargo::cargo_bin("traceledger");
+    let status = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "set -o pipefail; '{}' simulate --units 2000 | head -n 1 > /dev/null",
+            bin.display()
+        ))
+        .status()
+        .unwrap();
+    assert!(status.success());
+}

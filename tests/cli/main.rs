@@ -1,0 +1,11 @@
+//! Drives the real `traceledger` binary on temporary folders: ingest, verify, log, rebuild,
+//! bad input, duplicates, concurrency, a kill -9 mid-ingest, and tamper tests that edit the
+//! SQLite file as an attacker would (issue 2).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod format_doc;
+mod ingest;
+mod support;
+mod tamper;
+mod verify_and_log;

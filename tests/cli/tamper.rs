@@ -1,0 +1,224 @@
+//! Tamper tests: edit the SQLite file as an attacker would (drop the triggers, rewrite rows,
+//! flip bytes in the file) and check that `verify` names the right seq and exits 1.
+
+use crate::support::*;
+use rusqlite::params;
+use traceledger::chain::{RecordHash, record_hash};
+
+/// Drops the append-only triggers, as an attacker with write access to the file can.
+fn drop_triggers(connection: &rusqlite::Connection) {
+    connection
+        .execute_batch(
+            "DROP TRIGGER records_refuse_update;
+             DROP TRIGGER records_refuse_delete;
+             DROP TRIGGER records_extend_chain;",
+        )
+        .unwrap();
+}
+
+fn assert_caught(ledger: &Ledger, code: &str, seq: i64) -> serde_json::Value {
+    let (exit, report) = ledger.verify_json();
+    assert_eq!(exit, EXIT_INTEGRITY, "{report}");
+    assert_eq!(report["ok"], false);
+    assert_eq!(report["finding"]["code"], code, "{report}");
+    assert_eq!(report["finding"]["seq"], seq, "{report}");
+    let text = ledger.run(&["verify"]).output().unwrap();
+    assert_eq!(text.status.code(), Some(EXIT_INTEGRITY));
+    let stdout = String::from_utf8_lossy(&text.stdout);
+    assert!(stdout.contains(&format!("seq {seq}")), "{stdout}");
+    report
+}
+
+#[test]
+fn the_triggers_refuse_update_delete_and_an_out_of_chain_insert() {
+    let ledger = Ledger::with_plant();
+    let connection = ledger.sqlite();
+    for sql in [
+        "UPDATE records SET type = 'x' WHERE seq = 3",
+        "DELETE FROM records WHERE seq = 3",
+        "INSERT INTO records SELECT seq + 1000, id || 'x', type, occurred_at, site, actor, recorded_at, prev, hash, event FROM records WHERE seq = 3",
+    ] {
+        let error = connection.execute_batch(sql).unwrap_err().to_string();
+        assert!(
+            error.contains("append-only") || error.contains("extend the chain"),
+            "{sql}: {error}"
+        );
+    }
+    drop(connection);
+    ledger.run(&["verify"]).assert().success();
+}
+
+#[test]
+fn a_byte_edited_in_the_file_is_a_hash_mismatch_at_its_seq() {
+    let ledger = Ledger::with_plant();
+    let seq = 7i64;
+    let event: String = ledger
+        .sqlite()
+        .query_row("SELECT event FROM records WHERE seq = ?1", [seq], |r| r.get(0))
+        .unwrap();
+    // No -wal left behind: the CLI's last connection checkpointed it into the main file.
+    let mut bytes = std::fs::read(&ledger.path).unwrap();
+    let at = bytes
+        .windows(event.len())
+        .position(|w| w == event.as_bytes())
+        .expect("the event text is stored contiguously in the file");
+    let target = at + event.len() / 2;
+    // Swap one character for another of the same kind so the JSON stays well-formed.
+    bytes[target] = match bytes[target] {
+        b'0'..=b'8' => bytes[target] + 1,
+        b'9' => b'0',
+        b'a'..=b'y' | b'A'..=b'Y' => bytes[target] + 1,
+        b'z' => b'a',
+        b'Z' => b'A',
+        other => other ^ 0x01,
+    };
+    std::fs::write(&ledger.path, bytes).unwrap();
+    assert_caught(&ledger, "hash_mismatch", seq);
+}
+
+#[test]
+fn an_event_rewritten_by_sql_is_a_hash_mismatch() {
+    let ledger = Ledger::with_plant();
+    let connection = ledger.sqlite();
+    drop_triggers(&connection);
+    connection
+        .execute(
+            "UPDATE records SET event = replace(event, '\"site\":', '\"site\": ') WHERE seq = 12",
+            [],
+        )
+        .unwrap();
+    drop(connection);
+    assert_caught(&ledger, "hash_mismatch", 12);
+}
+
+#[test]
+fn a_row_deleted_from_the_middle_is_a_gap() {
+    let ledger = Ledger::with_plant();
+    let connection = ledger.sqlite();
+    drop_triggers(&connection);
+    connection
+        .execute("DELETE FROM records WHERE seq = 20", [])
+        .unwrap();
+    drop(connection);
+    let report = assert_caught(&ledger, "seq_gap", 20);
+    assert!(report["finding"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("record 20 is missing"));
+}
+
+#[test]
+fn two_swapped_rows_break_the_link_at_the_first() {
+    let ledger = Ledger::with_plant();
+    let connection = ledger.sqlite();
+    drop_triggers(&connection);
+    connection
+        .execute_batch(
+            "UPDATE records SET seq = -1 WHERE seq = 30;
+             UPDATE records SET seq = 30 WHERE seq = 31;
+             UPDATE records SET seq = 31 WHERE seq = -1;",
+        )
+        .unwrap();
+    drop(connection);
+    assert_caught(&ledger, "broken_link", 30);
+}
+
+#[test]
+fn a_forged_row_inserted_with_a_recomputed_hash_breaks_the_next_link() {
+    let ledger = Ledger::with_plant();
+    let connection = ledger.sqlite();
+    drop_triggers(&connection);
+    let at = 15i64;
+    let prev: Vec<u8> = connection
+        .query_row("SELECT hash FROM records WHERE seq = ?1", [at - 1], |r| r.get(0))
+        .unwrap();
+    let (event, recorded_at, id, event_type, occurred_at, site): (String, String, String, String, String, String) =
+        connection
+            .query_row(
+                "SELECT event, recorded_at, id, type, occurred_at, site FROM records WHERE seq = ?1",
+                [at],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
+            )
+            .unwrap();
+    let forged_id = format!("{id}-forged");
+    let forged_event = event.replace(&format!("\"id\":\"{id}\""), &format!("\"id\":\"{forged_id}\""));
+    assert_ne!(forged_event, event);
+    let prev = RecordHash::from_slice(&prev).unwrap();
+    let hash = record_hash(at as u64, &recorded_at, &prev, &forged_event);
+    connection
+        .execute_batch(&format!(
+            "UPDATE records SET seq = seq + 1000000 WHERE seq >= {at};
+             UPDATE records SET seq = seq - 1000000 + 1 WHERE seq >= 1000000;"
+        ))
+        .unwrap();
+    connection
+        .execute(
+            "INSERT INTO records (seq, id, type, occurred_at, site, actor, recorded_at, prev, hash, event)
+             VALUES (?1, ?2, ?3, ?4, ?5, NULL, ?6, ?7, ?8, ?9)",
+            params![at, forged_id, event_type, occurred_at, site, recorded_at, &prev.0[..], &hash.0[..], forged_event],
+        )
+        .unwrap();
+    drop(connection);
+    // The forged record itself is internally valid; the chain breaks right after it.
+    assert_caught(&ledger, "broken_link", at + 1);
+}
+
+#[test]
+fn a_cut_off_tail_contradicts_the_recorded_head() {
+    let ledger = Ledger::with_plant();
+    let last = ledger.count();
+    let connection = ledger.sqlite();
+    drop_triggers(&connection);
+    connection
+        .execute("DELETE FROM records WHERE seq > ?1", [last - 3])
+        .unwrap();
+    drop(connection);
+    assert_caught(&ledger, "head_mismatch", last);
+}
+
+#[test]
+fn an_edited_index_column_is_caught_even_though_the_hash_does_not_cover_it() {
+    let ledger = Ledger::with_plant();
+    let connection = ledger.sqlite();
+    drop_triggers(&connection);
+    connection
+        .execute("UPDATE records SET type = 'unit.released' WHERE seq = 9", [])
+        .unwrap();
+    drop(connection);
+    assert_caught(&ledger, "column_mismatch", 9);
+}
+
+#[test]
+fn a_wrongly_typed_column_is_an_unreadable_record() {
+    let ledger = Ledger::with_plant();
+    let connection = ledger.sqlite();
+    drop_triggers(&connection);
+    connection
+        .execute("UPDATE records SET hash = 'not a blob' WHERE seq = 5", [])
+        .unwrap();
+    drop(connection);
+    assert_caught(&ledger, "unreadable_record", 5);
+}
+
+#[test]
+fn a_tampered_entity_index_is_found_by_verify_derived_and_fixed_by_rebuild() {
+    let ledger = Ledger::with_plant();
+    ledger.run(&["verify", "--derived"]).assert().success();
+    let connection = ledger.sqlite();
+    connection
+        .execute("DELETE FROM entity_refs WHERE seq = 1", [])
+        .unwrap();
+    connection
+        .execute(
+            "INSERT INTO entity_refs (entity, kind, role, seq) VALUES ('GHOST-LOT', 'lot', 0, 3)",
+            [],
+        )
+        .unwrap();
+    drop(connection);
+    let output = ledger.run(&["verify", "--derived"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(EXIT_INTEGRITY));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("rows missing") && stdout.contains("GHOST-LOT"), "{stdout}");
+    ledger.run(&["rebuild"]).assert().success();
+    ledger.run(&["verify", "--derived"]).assert().success();
+}
