@@ -1,1 +1,167 @@
-fn main() {}
+//! Ingest and verify throughput, with the plainest SQLite loop as the limit to compare with.
+//!
+//! The stream is simulated once; sizes come from `TRACELEDGER_BENCH_EVENTS` (approximate
+//! events, default 20,000), so the same bench runs at 1,000,000 for the report:
+//! `TRACELEDGER_BENCH_EVENTS=1000000 cargo bench --bench ledger`.
+//! Durability is the same in all three: WAL, synchronous=FULL, one transaction per input.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use std::io::Cursor;
+use std::time::Duration;
+use traceledger::event::SchemaSet;
+use traceledger::ingest::{IngestOptions, Input, ingest};
+use traceledger::simulate::{SimulationConfig, simulate};
+use traceledger::store::Store;
+use traceledger::verify::verify;
+
+/// Roughly how many events one simulated finished device brings (measured; the stream also
+/// carries master data).
+const EVENTS_PER_UNIT_APPROX: u64 = 25;
+
+fn events_wanted() -> u64 {
+    std::env::var("TRACELEDGER_BENCH_EVENTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20_000)
+}
+
+fn stream() -> (Vec<u8>, u64) {
+    let units = (events_wanted() / EVENTS_PER_UNIT_APPROX).max(1);
+    let mut out = Vec::new();
+    let summary = simulate(
+        &SimulationConfig {
+            units,
+            seed: 42,
+            sites: 3,
+        },
+        &mut out,
+    )
+    .unwrap();
+    (out, summary.events)
+}
+
+fn ingest_into(path: &std::path::Path, bytes: &[u8], schemas: &SchemaSet) -> u64 {
+    let mut store = Store::open(path).unwrap();
+    let summary = ingest(
+        &mut store,
+        schemas,
+        Input {
+            name: "bench".to_owned(),
+            reader: Box::new(Cursor::new(bytes)),
+            len_bytes: Some(bytes.len() as u64),
+        },
+        &IngestOptions::default(),
+        &mut |_| {},
+    )
+    .unwrap();
+    assert_eq!(summary.rejected, 0);
+    summary.recorded
+}
+
+/// The limit: the same rows (as the ledger stored them) written by one prepared INSERT in one
+/// transaction, with the same pragmas, no validation, no hashing, no index of entities.
+type Row = (i64, String, String, String, String, Option<String>, String, Vec<u8>, Vec<u8>, String);
+
+fn load_rows(source: &std::path::Path) -> Vec<Row> {
+    {
+        let connection = rusqlite::Connection::open(source).unwrap();
+        let mut statement = connection
+            .prepare("SELECT seq, id, type, occurred_at, site, actor, recorded_at, prev, hash, event FROM records ORDER BY seq")
+            .unwrap();
+        statement
+            .query_map([], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?, r.get(9)?))
+            })
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    }
+}
+
+fn raw_sqlite_insert(rows: &[Row], target: &std::path::Path) -> u64 {
+    let mut connection = rusqlite::Connection::open(target).unwrap();
+    connection
+        .execute_batch(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;
+             CREATE TABLE IF NOT EXISTS records (seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE,
+               type TEXT NOT NULL, occurred_at TEXT NOT NULL, site TEXT NOT NULL, actor TEXT,
+               recorded_at TEXT NOT NULL, prev BLOB NOT NULL, hash BLOB NOT NULL, event TEXT NOT NULL);",
+        )
+        .unwrap();
+    let tx = connection.transaction().unwrap();
+    {
+        let mut insert = tx
+            .prepare("INSERT INTO records VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)")
+            .unwrap();
+        for row in rows {
+            insert
+                .execute(rusqlite::params![row.0, row.1, row.2, row.3, row.4, row.5, row.6, row.7, row.8, row.9])
+                .unwrap();
+        }
+    }
+    tx.commit().unwrap();
+    rows.len() as u64
+}
+
+fn benches(c: &mut Criterion) {
+    let (bytes, events) = stream();
+    let schemas = SchemaSet::load().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let built = dir.path().join("built.db");
+    Store::create(&built).unwrap();
+    assert_eq!(ingest_into(&built, &bytes, &schemas), events);
+
+    let mut group = c.benchmark_group("ledger");
+    group.sample_size(10);
+    group.measurement_time(Duration::from_secs(20));
+    group.throughput(Throughput::Elements(events));
+
+    group.bench_function(format!("ingest/{events}"), |b| {
+        b.iter_batched(
+            || {
+                let path = dir.path().join(format!("ingest-{}.db", fastrand_suffix()));
+                Store::create(&path).unwrap();
+                path
+            },
+            |path| {
+                ingest_into(&path, &bytes, &schemas);
+                let _ = std::fs::remove_file(&path);
+            },
+            BatchSize::PerIteration,
+        );
+    });
+
+    let rows = load_rows(&built);
+    group.bench_function(format!("raw_sqlite_insert/{events}"), |b| {
+        b.iter_batched(
+            || dir.path().join(format!("raw-{}.db", fastrand_suffix())),
+            |path| {
+                raw_sqlite_insert(&rows, &path);
+                let _ = std::fs::remove_file(&path);
+            },
+            BatchSize::PerIteration,
+        );
+    });
+
+    group.bench_function(format!("verify/{events}"), |b| {
+        let mut store = Store::open(&built).unwrap();
+        b.iter(|| {
+            let report = verify(&mut store, false).unwrap();
+            assert!(report.finding.is_none());
+        });
+    });
+    group.finish();
+}
+
+/// A unique file name per iteration without another dependency.
+fn fastrand_suffix() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0)
+}
+
+criterion_group!(ledger, benches);
+criterion_main!(ledger);
