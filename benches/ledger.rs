@@ -18,7 +18,7 @@ use traceledger::verify::verify;
 
 /// Roughly how many events one simulated finished device brings (measured; the stream also
 /// carries master data).
-const EVENTS_PER_UNIT_APPROX: u64 = 25;
+const EVENTS_PER_UNIT_APPROX: u64 = 15;
 
 fn events_wanted() -> u64 {
     std::env::var("TRACELEDGER_BENCH_EVENTS")

@@ -1,0 +1,845 @@
+//! A deterministic generator of realistic plant event streams, in the standard vocabulary.
+//!
+//! It plays one manufacturer: several sites, a pump module (a serialized sub-assembly) made at
+//! one site and installed into infusion pumps at another, an implantable worked in a clean
+//! room, and sterile catheter kits under lot control. Materials arrive in supplier lots that are
+//! split, merged, held and consumed; work orders run in batches, steps fail now and then and
+//! open nonconformances that end in rework (sometimes swapping the pump module) or scrap;
+//! labels are printed, verified and reconciled; QA releases; devices ship to hospitals, and a
+//! few come back as complaints or service visits. Corrections and detached signatures appear
+//! too. Every line is valid against `schemas/` and every reference is defined earlier.
+//!
+//! The same seed gives the same bytes. Memory is bounded by one batch, whatever `units` is.
+//! This module knows the vocabulary only; it never touches a ledger. Events whose type needs
+//! a signature are written without one until signing exists (issue 4).
+
+use crate::time::{civil_from_days, format_date, format_rfc3339_millis};
+use serde_json::{Value, json};
+use std::io::Write;
+
+#[derive(Debug, Clone)]
+pub struct SimulationConfig {
+    /// Finished devices to make (serialized devices, plus catheter kits counted one by one).
+    pub units: u64,
+    pub seed: u64,
+    /// Sites, 1 to 26.
+    pub sites: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SimulationSummary {
+    pub events: u64,
+    pub units: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SimulateError {
+    #[error("cannot write the simulated stream: {0}")]
+    Write(#[from] std::io::Error),
+    #[error("{0}")]
+    Config(String),
+}
+
+/// 2026-01-05T06:00:00Z, a Monday morning: the plant's first shift.
+const START_UNIX_MILLIS: i64 = 1_767_592_800_000;
+/// Devices per work order of a serialized product.
+const BATCH_UNITS: u64 = 10;
+/// Kits per catheter-kit lot.
+const KIT_LOT_SIZE: u64 = 40;
+/// Parts per received supplier lot before a new one is needed.
+const SUPPLIER_LOT_SIZE: u64 = 120;
+
+const SITE_TABLE: &[(&str, &str, &str)] = &[
+    ("GAL", "Galway", "Europe/Dublin"),
+    ("PEN", "Penang", "Asia/Kuala_Lumpur"),
+    ("SJO", "San Jose", "America/Costa_Rica"),
+    ("CRK", "Cork", "Europe/Dublin"),
+    ("MXL", "Mexicali", "America/Tijuana"),
+    ("SZH", "Suzhou", "Asia/Shanghai"),
+    ("MPL", "Minneapolis", "America/Chicago"),
+    ("LIM", "Limerick", "Europe/Dublin"),
+];
+
+const FIRST_NAMES: &[&str] = &[
+    "Aoife", "Siew Ling", "Carlos", "Niamh", "Rajesh", "Mei", "Sean", "Lucia", "Farah",
+    "Tomasz", "Ines", "Kwame", "Yuki", "Declan", "Priya", "Mateo",
+];
+const LAST_NAMES: &[&str] = &[
+    "Byrne", "Tan", "Vargas", "Murphy", "Kumar", "Chen", "O'Brien", "Rojas", "Haddad",
+    "Nowak", "Silva", "Mensah", "Sato", "Walsh", "Nair", "Jimenez",
+];
+const CUSTOMERS: &[(&str, &str)] = &[
+    ("CUST-SJH", "St. James's Hospital, Dublin"),
+    ("CUST-CHR", "Charite, Berlin"),
+    ("CUST-MGH", "Massachusetts General Hospital, Boston"),
+    ("CUST-SGH", "Singapore General Hospital"),
+    ("CUST-HCL", "Hospital Clinic, Barcelona"),
+    ("CUST-RPA", "Royal Prince Alfred Hospital, Sydney"),
+];
+/// Equipment kinds each site keeps, with a short code for equipment ids.
+const EQUIPMENT_KINDS: &[(&str, &str, &str)] = &[
+    ("torque_driver", "TQ", "Torque driver"),
+    ("flow_analyzer", "FA", "Flow analyzer"),
+    ("safety_tester", "ST", "Electrical safety tester"),
+    ("heat_sealer", "HS", "Pouch heat sealer"),
+    ("leak_tester", "LT", "Helium leak tester"),
+];
+
+/// SplitMix64: tiny, fast, and fully determined by the seed (no dependency needed).
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in `0..n` (n > 0).
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+
+    /// True with probability `per_mille` / 1000.
+    fn chance(&mut self, per_mille: u64) -> bool {
+        self.below(1000) < per_mille
+    }
+
+    /// Uniform in `[low, high)`, rounded to `decimals`.
+    fn value(&mut self, low: f64, high: f64, decimals: i32) -> f64 {
+        let unit = (self.next() >> 11) as f64 / (1u64 << 53) as f64;
+        let scale = 10f64.powi(decimals);
+        ((low + (high - low) * unit) * scale).round() / scale
+    }
+}
+
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// A GTIN-14 from its first 13 digits: the GS1 mod-10 check digit (weights 3,1 from the right).
+pub fn gtin14(first13: &str) -> String {
+    let sum: u32 = first13
+        .bytes()
+        .rev()
+        .enumerate()
+        .map(|(i, d)| u32::from(d - b'0') * if i % 2 == 0 { 3 } else { 1 })
+        .sum();
+    format!("{first13}{}", (10 - sum % 10) % 10)
+}
+
+/// A site as the simulator uses it.
+struct Site {
+    code: String,
+    operators: Vec<String>,
+    engineer: String,
+    qa: String,
+}
+
+/// A product and how it is made.
+struct Product {
+    id: &'static str,
+    gtin: String,
+    routing: &'static str,
+    /// (part, quantity, uom) consumed per device or kit.
+    materials: &'static [(&'static str, &'static str, &'static str)],
+    /// (op, name, equipment kind, checks (name, unit, lsl, usl)).
+    operations: &'static [Operation],
+    prefix: &'static str,
+}
+
+struct Operation {
+    op: &'static str,
+    name: &'static str,
+    equipment: Option<&'static str>,
+    checks: &'static [(&'static str, &'static str, f64, f64)],
+}
+
+const PMOD_OPS: &[Operation] = &[
+    Operation { op: "10", name: "Motor and gearbox assembly", equipment: Some("torque_driver"), checks: &[("torque", "cN.m", 40.0, 60.0)] },
+    Operation { op: "20", name: "Pump head fitting", equipment: None, checks: &[] },
+    Operation { op: "30", name: "Module functional test", equipment: Some("flow_analyzer"), checks: &[("flow_rate", "mL/h", 98.0, 102.0), ("motor_current", "mA", 150.0, 350.0)] },
+];
+const INF_OPS: &[Operation] = &[
+    Operation { op: "10", name: "Pump module and chassis assembly", equipment: Some("torque_driver"), checks: &[("torque", "cN.m", 40.0, 60.0)] },
+    Operation { op: "20", name: "Battery pack installation", equipment: None, checks: &[] },
+    Operation { op: "30", name: "Electrical safety test", equipment: Some("safety_tester"), checks: &[("earth_leakage", "uA", 0.0, 500.0), ("insulation_resistance", "MOhm", 100.0, 2000.0)] },
+    Operation { op: "40", name: "Final functional test", equipment: Some("flow_analyzer"), checks: &[("flow_accuracy", "%", -5.0, 5.0), ("occlusion_pressure", "kPa", 60.0, 100.0)] },
+    Operation { op: "50", name: "Labelling and packing", equipment: None, checks: &[] },
+];
+const IMP_OPS: &[Operation] = &[
+    Operation { op: "10", name: "Lead and header assembly", equipment: Some("torque_driver"), checks: &[("set_screw_torque", "cN.m", 8.0, 12.0)] },
+    Operation { op: "20", name: "Laser weld of the titanium can", equipment: None, checks: &[] },
+    Operation { op: "30", name: "Hermeticity test", equipment: Some("leak_tester"), checks: &[("helium_leak", "mbar.l/s", 0.0, 0.00001)] },
+    Operation { op: "40", name: "Sterile barrier packing", equipment: Some("heat_sealer"), checks: &[("seal_strength", "N", 10.0, 40.0)] },
+];
+const KIT_OPS: &[Operation] = &[
+    Operation { op: "10", name: "Catheter and hub assembly", equipment: None, checks: &[] },
+    Operation { op: "20", name: "Pouch sealing", equipment: Some("heat_sealer"), checks: &[("seal_strength", "N", 10.0, 40.0)] },
+    Operation { op: "30", name: "Kit packing and sterilisation load", equipment: None, checks: &[] },
+];
+
+/// A supplier lot in use at a site for one part.
+struct LotInUse {
+    site: usize,
+    part: &'static str,
+    lot: String,
+    left: u64,
+}
+
+/// A device on the floor of the current batch.
+struct Unit {
+    serial: String,
+    udi: String,
+    scrapped: bool,
+    module: Option<String>,
+}
+
+struct Sim<W: Write> {
+    out: W,
+    rng: Rng,
+    seed: u64,
+    clock_millis: i64,
+    events: u64,
+    sites: Vec<Site>,
+    admin: String,
+    products: Vec<Product>,
+    lots: Vec<LotInUse>,
+    lot_counter: u64,
+    serial_counter: u64,
+    order_counter: u64,
+    ncr_counter: u64,
+    shipment_counter: u64,
+    other_counter: u64,
+    /// Pump modules made and not yet installed, oldest first.
+    spare_modules: Vec<String>,
+    /// Released devices or lots waiting for a shipment: (site, "unit"|"lot", id, udi).
+    to_ship: Vec<(usize, &'static str, String, String)>,
+    /// The leak tester whose calibration lapses, so that some records show it past due.
+    lapsed_equipment: String,
+}
+
+const PMOD: usize = 0;
+const INF: usize = 1;
+const IMP: usize = 2;
+const KIT: usize = 3;
+
+impl<W: Write> Sim<W> {
+    fn tick(&mut self, low_seconds: i64, high_seconds: i64) {
+        let span = u64::try_from((high_seconds - low_seconds).max(1) * 1000).unwrap_or(1);
+        self.clock_millis += low_seconds * 1000 + i64::try_from(self.rng.below(span)).unwrap_or(0);
+    }
+
+    fn today(&self) -> i64 {
+        self.clock_millis.div_euclid(86_400_000)
+    }
+
+    fn yymmdd(days: i64) -> String {
+        let (year, month, day) = civil_from_days(days);
+        format!("{:02}{month:02}{day:02}", year.rem_euclid(100))
+    }
+
+    fn next_id(counter: &mut u64, prefix: &str, width: usize) -> String {
+        *counter += 1;
+        format!("{prefix}{:0width$}", *counter)
+    }
+
+    /// Writes one event and returns its id.
+    fn emit(&mut self, event_type: &str, site: usize, source: &str, actor: Option<&str>, data: Value) -> Result<String, SimulateError> {
+        self.tick(5, 90);
+        self.events += 1;
+        let id = format!("sim-{}-{:09}", self.seed, self.events);
+        let mut event = json!({
+            "id": id,
+            "type": event_type,
+            "occurred_at": format_rfc3339_millis(self.clock_millis),
+            "site": self.sites[site].code,
+            "source": source,
+            "data": data,
+        });
+        if let (Some(actor), Some(object)) = (actor, event.as_object_mut()) {
+            object.insert("actor".to_owned(), Value::String(actor.to_owned()));
+        }
+        serde_json::to_writer(&mut self.out, &event).map_err(std::io::Error::from)?;
+        self.out.write_all(b"\n")?;
+        Ok(id)
+    }
+
+    fn person_name(&mut self) -> String {
+        let first = FIRST_NAMES[self.rng.below(FIRST_NAMES.len() as u64) as usize];
+        let last = LAST_NAMES[self.rng.below(LAST_NAMES.len() as u64) as usize];
+        format!("{first} {last}")
+    }
+
+    fn public_key(&mut self) -> String {
+        let mut bytes = [0u8; 32];
+        for chunk in bytes.chunks_mut(8) {
+            chunk.copy_from_slice(&self.rng.next().to_le_bytes());
+        }
+        base64(&bytes)
+    }
+
+    fn register_key(&mut self, site: usize, person: &str, key: &str) -> Result<(), SimulateError> {
+        let admin = self.admin.clone();
+        let public_key = self.public_key();
+        self.emit("key.registered", site, &format!("cli:{admin}"), Some(&admin), json!({"key": key, "person": person, "public_key": public_key}))?;
+        Ok(())
+    }
+
+    fn master_data(&mut self, site_count: usize) -> Result<(), SimulateError> {
+        for index in 0..site_count {
+            let (code, name, timezone) = match SITE_TABLE.get(index) {
+                Some((code, name, tz)) => ((*code).to_owned(), (*name).to_owned(), (*tz).to_owned()),
+                None => (format!("S{:02}", index + 1), format!("Plant {}", index + 1), "UTC".to_owned()),
+            };
+            self.sites.push(Site { code: code.clone(), operators: Vec::new(), engineer: String::new(), qa: String::new() });
+            self.emit("site.registered", index, "system:erp", None, json!({"site": code, "name": name, "timezone": timezone}))?;
+            if index == 0 {
+                let admin_name = self.person_name();
+                self.emit("person.registered", 0, "system:hr", None, json!({"person": self.admin, "name": admin_name}))?;
+                let admin = self.admin.clone();
+                self.emit("role.granted", 0, "system:hr", None, json!({"person": admin, "role": "admin"}))?;
+                self.register_key(0, &admin, &format!("k-{admin}"))?;
+            }
+        }
+        let admin = self.admin.clone();
+        let admin_source = format!("cli:{admin}");
+        for index in 0..site_count {
+            let code = self.sites[index].code.clone();
+            let mut people = Vec::new();
+            for (n, role) in ["operator", "operator", "operator", "operator", "engineer", "qa"].iter().enumerate() {
+                let person = format!("p-{code}-{:02}", n + 1);
+                let name = self.person_name();
+                self.emit("person.registered", index, &admin_source, Some(&admin), json!({"person": person, "name": name}))?;
+                self.emit("role.granted", index, &admin_source, Some(&admin), json!({"person": person, "role": role}))?;
+                if *role != "operator" {
+                    self.register_key(index, &person, &format!("k-{person}"))?;
+                }
+                people.push(person);
+            }
+            let site = &mut self.sites[index];
+            site.qa = people.pop().unwrap_or_default();
+            site.engineer = people.pop().unwrap_or_default();
+            site.operators = people;
+            for (kind, short, name) in EQUIPMENT_KINDS {
+                let equipment = format!("EQ-{code}-{short}1");
+                self.emit("equipment.registered", index, &admin_source, Some(&admin), json!({"equipment": equipment, "kind": kind, "name": name}))?;
+                // One leak tester's calibration lapses after a month: later records show it.
+                let due_days = if equipment == self.lapsed_equipment { 30 } else { 365 };
+                let due = format_date(self.today() + due_days);
+                let certificate = format!("CAL-{code}-{short}-{}", self.today());
+                self.emit("equipment.calibrated", index, &admin_source, Some(&admin), json!({"equipment": equipment, "due": due, "certificate": certificate}))?;
+            }
+        }
+        for product_index in 0..self.products.len() {
+            let site = self.site_of(product_index);
+            let engineer = self.sites[site].engineer.clone();
+            let source = format!("cli:{engineer}");
+            let product = &self.products[product_index];
+            let (id, gtin, routing) = (product.id, product.gtin.clone(), product.routing);
+            let (name, control, implantable) = match product_index {
+                PMOD => ("Pump module PM-100 (sub-assembly)", "serial", false),
+                INF => ("Volumetric infusion pump INF-3000", "serial", false),
+                IMP => ("Implantable neurostimulator NS-200", "serial", true),
+                _ => ("Sterile catheter kit 7F", "lot", false),
+            };
+            self.emit("product.defined", site, &source, Some(&engineer), json!({"product": id, "name": name, "control": control, "udi_di": gtin, "agency": "GS1", "implantable": implantable}))?;
+            let versions: &[&str] = if product_index == INF { &["1", "2"] } else { &["1"] };
+            for version in versions {
+                let operations: Vec<Value> = self.products[product_index]
+                    .operations
+                    .iter()
+                    .map(|operation| {
+                        let mut value = json!({"op": operation.op, "name": operation.name, "qualification_required": operation.equipment.is_some()});
+                        if !operation.checks.is_empty() {
+                            value["checks"] = operation.checks.iter().map(|(name, unit, lsl, usl)| json!({"name": name, "unit": unit, "lsl": lsl, "usl": usl})).collect();
+                        }
+                        if let Some(kind) = operation.equipment {
+                            value["equipment_kinds"] = json!([kind]);
+                        }
+                        if operation.op == "10" {
+                            value["materials"] = self.products[product_index].materials.iter().map(|(part, quantity, uom)| json!({"part": part, "quantity": quantity, "uom": uom})).collect();
+                        }
+                        value
+                    })
+                    .collect();
+                self.emit("routing.released", site, &source, Some(&engineer), json!({"routing": routing, "version": version, "product": id, "operations": operations}))?;
+                if let Some((op, check, lsl, usl)) = self.products[product_index].operations.iter().find_map(|o| o.checks.first().map(|c| (o.op, c.0, c.2, c.3))) {
+                    // The site tightens the template's first check, inside its limits.
+                    let margin = (usl - lsl) / 10.0;
+                    self.emit("routing.configured", site, &source, Some(&engineer), json!({"routing": routing, "version": version, "site": self.sites[site].code, "overrides": [{"op": op, "check": check, "lsl": lsl + margin, "usl": usl - margin}]}))?;
+                }
+                for operator in self.sites[site].operators.clone() {
+                    for operation in self.products[product_index].operations.iter().filter(|o| o.equipment.is_some()) {
+                        let valid_until = format_date(self.today() + 730);
+                        self.emit("person.qualified", site, &source, Some(&engineer), json!({"person": operator, "op": operation.op, "valid_until": valid_until, "routing": routing}))?;
+                    }
+                }
+            }
+            if product_index == INF {
+                let from_date = format_date(self.today() + 7);
+                self.emit("change.released", site, &source, Some(&engineer), json!({"change": "ECO-2026-014", "description": "Tighter occlusion pressure test and new battery connector torque", "product": id, "routing": routing, "from_version": "1", "to_version": "2", "effective": {"from_date": from_date}}))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Where each product is made: the pump module at the second site, so that it crosses
+    /// sites to reach the infusion pumps made at the first.
+    fn site_of(&self, product: usize) -> usize {
+        let count = self.sites.len();
+        match product {
+            PMOD => 1 % count,
+            INF => 0,
+            IMP => 2 % count,
+            _ => (count - 1) % count,
+        }
+    }
+
+    /// Consumes `part` at `site` from the lot in use, receiving a new lot when it runs out.
+    fn take_material(&mut self, site: usize, part: &'static str) -> Result<String, SimulateError> {
+        if let Some(lot) = self.lots.iter_mut().find(|l| l.site == site && l.part == part && l.left > 0) {
+            lot.left -= 1;
+            return Ok(lot.lot.clone());
+        }
+        self.lots.retain(|l| !(l.site == site && l.part == part));
+        let lot = self.receive_lot(site, part)?;
+        self.lots.push(LotInUse { site, part, lot: lot.clone(), left: SUPPLIER_LOT_SIZE - 1 });
+        Ok(lot)
+    }
+
+    /// Receives a supplier lot; every few lots are split into two or merged from two cartons.
+    fn receive_lot(&mut self, site: usize, part: &'static str) -> Result<String, SimulateError> {
+        let qa = self.sites[site].qa.clone();
+        let qa_source = format!("cli:{qa}");
+        let code = self.sites[site].code.clone();
+        let receive = |sim: &mut Self, quantity: u64| -> Result<String, SimulateError> {
+            let lot = Self::next_id(&mut sim.lot_counter, &format!("L-{code}-"), 6);
+            let supplier_lot = format!("SL{}", sim.rng.below(9_000_000) + 1_000_000);
+            let expires = format_date(sim.today() + 540);
+            sim.emit("lot.received", site, "system:erp", None, json!({"lot": lot, "part": part, "supplier": format!("SUP-{}", &part[..3]), "supplier_lot": supplier_lot, "quantity": quantity.to_string(), "uom": "EA", "expires": expires, "certificate": format!("COC-{supplier_lot}")}))?;
+            if sim.rng.chance(60) {
+                sim.emit("lot.dispositioned", site, &qa_source, Some(&qa), json!({"lot": lot, "disposition": "hold", "reason": "certificate of conformance missing"}))?;
+            }
+            sim.emit("lot.dispositioned", site, &qa_source, Some(&qa), json!({"lot": lot, "disposition": "released", "reason": "incoming inspection passed"}))?;
+            Ok(lot)
+        };
+        match self.lot_counter % 7 {
+            3 => {
+                let parent = receive(self, SUPPLIER_LOT_SIZE * 2)?;
+                let half = SUPPLIER_LOT_SIZE.to_string();
+                let (a, b) = (format!("{parent}-A"), format!("{parent}-B"));
+                self.emit("lot.split", site, "system:wms", None, json!({"lot": parent, "into": [{"lot": a, "quantity": half}, {"lot": b, "quantity": half}]}))?;
+                Ok(a)
+            }
+            5 => {
+                let first = receive(self, SUPPLIER_LOT_SIZE / 2)?;
+                let second = receive(self, SUPPLIER_LOT_SIZE / 2)?;
+                let merged = format!("{first}-M");
+                self.emit("lot.merged", site, "system:wms", None, json!({"lots": [first, second], "into": merged, "quantity": SUPPLIER_LOT_SIZE.to_string()}))?;
+                Ok(merged)
+            }
+            _ => receive(self, SUPPLIER_LOT_SIZE),
+        }
+    }
+
+    fn release_work_order(&mut self, product: usize, site: usize, quantity: u64, lot: Option<&str>) -> Result<String, SimulateError> {
+        let work_order = Self::next_id(&mut self.order_counter, "WO-", 7);
+        let routing = self.products[product].routing;
+        let version = if product == INF && self.order_counter > 2 { "2" } else { "1" };
+        let mut data = json!({"work_order": work_order, "product": self.products[product].id, "routing": routing, "version": version, "quantity": quantity.to_string()});
+        if let Some(lot) = lot {
+            data["lot"] = json!(lot);
+        }
+        self.emit("work_order.released", site, "system:erp", None, data)?;
+        Ok(work_order)
+    }
+
+    fn step_data(&mut self, product: usize, op_index: usize, site: usize, subject: (&str, &str), fail: bool) -> (Value, bool) {
+        let operation = &self.products[product].operations[op_index];
+        let code = &self.sites[site].code;
+        let station = format!("{code}-{}-{}", self.products[product].prefix, operation.op);
+        let mut data = json!({subject.0: subject.1, "op": operation.op, "station": station});
+        let mut out_of_limits = false;
+        if !operation.checks.is_empty() {
+            let checks = operation.checks;
+            let mut measurements = Vec::new();
+            for (index, (name, unit, lsl, usl)) in checks.iter().enumerate() {
+                let span = usl - lsl;
+                let decimals = if span < 0.001 { 8 } else { 2 };
+                let value = if fail && index == 0 {
+                    out_of_limits = true;
+                    usl + span * 0.2
+                } else {
+                    self.rng.value(lsl + span * 0.2, usl - span * 0.2, decimals)
+                };
+                measurements.push(json!({"name": name, "value": value, "unit": unit}));
+            }
+            data["measurements"] = Value::Array(measurements);
+        }
+        if let Some(kind) = operation.equipment {
+            let short = EQUIPMENT_KINDS.iter().find(|(k, _, _)| *k == kind).map_or("XX", |(_, s, _)| s);
+            data["equipment"] = json!([format!("EQ-{code}-{short}1")]);
+        }
+        if product == IMP {
+            data["area"] = json!(format!("CR-ISO7-{code}"));
+        }
+        let started = format_rfc3339_millis(self.clock_millis);
+        data["started_at"] = json!(started);
+        data["result"] = json!(if out_of_limits { "fail" } else { "pass" });
+        (data, out_of_limits)
+    }
+
+    /// Makes one batch of serialized devices through its routing.
+    fn serial_batch(&mut self, product: usize, count: u64) -> Result<(), SimulateError> {
+        let site = self.site_of(product);
+        let work_order = self.release_work_order(product, site, count, None)?;
+        let gtin = self.products[product].gtin.clone();
+        let made = Self::yymmdd(self.today());
+        let expiry = Self::yymmdd(self.today() + 3 * 365);
+        let operator_count = self.sites[site].operators.len() as u64;
+        let mut units = Vec::new();
+        for _ in 0..count {
+            let serial = Self::next_id(&mut self.serial_counter, self.products[product].prefix, 8);
+            let udi = format!("(01){gtin}(11){made}(17){expiry}(21){serial}");
+            let operator = self.sites[site].operators[self.rng.below(operator_count) as usize].clone();
+            self.emit("unit.started", site, "system:mes", Some(&operator), json!({"unit": serial, "product": self.products[product].id, "work_order": work_order, "udi": udi}))?;
+            units.push(Unit { serial, udi, scrapped: false, module: None });
+        }
+        for op_index in 0..self.products[product].operations.len() {
+            if product == IMP {
+                self.environment(site)?;
+            }
+            for unit_index in 0..units.len() {
+                if units[unit_index].scrapped {
+                    continue;
+                }
+                self.work_unit(product, op_index, site, &mut units[unit_index])?;
+            }
+        }
+        if product == PMOD {
+            self.spare_modules.extend(units.iter().filter(|u| !u.scrapped).map(|u| u.serial.clone()));
+            return Ok(());
+        }
+        self.label_and_release(site, &work_order, &units)
+    }
+
+    /// One operation on one unit: materials, components, the step, and on failure the
+    /// nonconformance and its disposition.
+    fn work_unit(&mut self, product: usize, op_index: usize, site: usize, unit: &mut Unit) -> Result<(), SimulateError> {
+        let operator_count = self.sites[site].operators.len() as u64;
+        let operator = self.sites[site].operators[self.rng.below(operator_count) as usize].clone();
+        let op = self.products[product].operations[op_index].op;
+        let station_source = format!("station:{}-{}-{op}", self.sites[site].code, self.products[product].prefix);
+        if op_index == 0 {
+            for (part, quantity, uom) in self.products[product].materials {
+                let lot = self.take_material(site, part)?;
+                self.emit("material.consumed", site, &station_source, Some(&operator), json!({"unit": unit.serial, "lot": lot, "quantity": quantity, "uom": uom, "op": op}))?;
+            }
+            if product == INF {
+                let module = self.next_module()?;
+                self.emit("component.installed", site, &station_source, Some(&operator), json!({"unit": unit.serial, "component": module, "op": op}))?;
+                unit.module = Some(module);
+            }
+        }
+        let has_checks = !self.products[product].operations[op_index].checks.is_empty();
+        let fail = has_checks && self.rng.chance(30);
+        let (data, failed) = self.step_data(product, op_index, site, ("unit", &unit.serial), fail);
+        let step_id = self.emit("step.completed", site, &station_source, Some(&operator), data)?;
+        if !failed {
+            if has_checks && self.rng.chance(3) {
+                // A transcription error found later: corrected, the original stays visible.
+                let qa = self.sites[site].qa.clone();
+                let value = self.rng.value(1.0, 2.0, 2);
+                self.emit("correction.recorded", site, &format!("cli:{qa}"), Some(&qa), json!({"corrects": step_id, "reason": "value typed by hand from the analyzer display; corrected from its printout", "changes": {"data.measurements.0.value": value}}))?;
+            }
+            return Ok(());
+        }
+        let qa = self.sites[site].qa.clone();
+        let qa_source = format!("cli:{qa}");
+        let ncr = Self::next_id(&mut self.ncr_counter, "NCR-", 6);
+        let check = self.products[product].operations[op_index].checks[0].0;
+        self.emit("nonconformance.opened", site, &station_source, Some(&operator), json!({"ncr": ncr, "unit": unit.serial, "description": format!("{check} out of limits at op {op}"), "op": op}))?;
+        if self.rng.chance(200) {
+            self.emit("nonconformance.dispositioned", site, &qa_source, Some(&qa), json!({"ncr": ncr, "disposition": "scrap", "justification": "failure analysis shows damage that rework cannot restore"}))?;
+            self.emit("unit.scrapped", site, &qa_source, Some(&qa), json!({"unit": unit.serial, "reason": format!("{check} failure, not reworkable"), "ncr": ncr}))?;
+            unit.scrapped = true;
+            return Ok(());
+        }
+        self.emit("nonconformance.dispositioned", site, &qa_source, Some(&qa), json!({"ncr": ncr, "disposition": "rework", "justification": "root cause isolated to a replaceable part; rework per WI-RW-07"}))?;
+        if product == INF
+            && let Some(old) = unit.module.take()
+        {
+            self.emit("component.removed", site, &station_source, Some(&operator), json!({"unit": unit.serial, "component": old, "reason": format!("pump module suspected for {check} failure ({ncr})")}))?;
+            let replacement = self.next_module()?;
+            self.emit("component.installed", site, &station_source, Some(&operator), json!({"unit": unit.serial, "component": replacement, "op": op}))?;
+            unit.module = Some(replacement);
+        }
+        self.emit("unit.reworked", site, &station_source, Some(&operator), json!({"unit": unit.serial, "ncr": ncr, "op": op, "description": "part replaced and re-tested"}))?;
+        let (data, _) = self.step_data(product, op_index, site, ("unit", &unit.serial), false);
+        self.emit("step.completed", site, &station_source, Some(&operator), data)?;
+        Ok(())
+    }
+
+    /// A pump module from the spares made at the module site; makes a batch when none is left.
+    fn next_module(&mut self) -> Result<String, SimulateError> {
+        if self.spare_modules.is_empty() {
+            self.serial_batch(PMOD, BATCH_UNITS + 2)?;
+        }
+        Ok(if self.spare_modules.is_empty() { String::new() } else { self.spare_modules.remove(0) })
+    }
+
+    fn environment(&mut self, site: usize) -> Result<(), SimulateError> {
+        let area = format!("CR-ISO7-{}", self.sites[site].code);
+        let particles = self.rng.value(40_000.0, 300_000.0, 0);
+        let particles = if self.rng.chance(20) { 400_000.0 } else { particles };
+        let temperature = self.rng.value(19.5, 22.5, 1);
+        let humidity = self.rng.value(35.0, 55.0, 1);
+        self.emit("environment.recorded", site, &format!("gateway:ems-{}", self.sites[site].code), None, json!({"area": area, "sensor": format!("{area}-PC1"), "measurements": [
+            {"name": "particles_0_5um", "value": particles, "unit": "/m3", "usl": 352_000},
+            {"name": "temperature", "value": temperature, "unit": "Cel", "lsl": 18, "usl": 24},
+            {"name": "relative_humidity", "value": humidity, "unit": "%", "lsl": 30, "usl": 60}]}))?;
+        Ok(())
+    }
+
+    fn label_and_release(&mut self, site: usize, work_order: &str, units: &[Unit]) -> Result<(), SimulateError> {
+        let operator = self.sites[site].operators[0].clone();
+        let qa = self.sites[site].qa.clone();
+        let qa_source = format!("cli:{qa}");
+        let label_source = format!("station:{}-LBL-1", self.sites[site].code);
+        let (mut printed, mut destroyed) = (0u64, 0u64);
+        let mut releases = Vec::new();
+        for unit in units.iter().filter(|u| !u.scrapped) {
+            let hri = unit.udi.replace(')', ") ").replace('(', " (").trim().to_owned();
+            self.emit("label.printed", site, &label_source, Some(&operator), json!({"unit": unit.serial, "udi": unit.udi, "hri": hri}))?;
+            printed += 1;
+            if self.rng.chance(8) {
+                self.emit("label.verified", site, &label_source, Some(&operator), json!({"unit": unit.serial, "scanned": "", "result": "fail"}))?;
+                self.emit("label.printed", site, &label_source, Some(&operator), json!({"unit": unit.serial, "udi": unit.udi, "hri": hri}))?;
+                printed += 1;
+                destroyed += 1;
+            }
+            self.emit("label.verified", site, &label_source, Some(&operator), json!({"unit": unit.serial, "scanned": unit.udi, "result": "pass"}))?;
+            releases.push(self.emit("unit.released", site, &qa_source, Some(&qa), json!({"unit": unit.serial}))?);
+            self.to_ship.push((site, "unit", unit.serial.clone(), unit.udi.clone()));
+        }
+        self.emit("label.reconciled", site, &label_source, Some(&operator), json!({"work_order": work_order, "printed": printed, "applied": printed - destroyed, "destroyed": destroyed}))?;
+        if !releases.is_empty() {
+            self.emit("signature.applied", site, &qa_source, Some(&qa), json!({"subject": {"events": releases}, "meaning": "reviewed"}))?;
+        }
+        self.ship(false)
+    }
+
+    /// Makes one lot of catheter kits.
+    fn kit_lot(&mut self) -> Result<(), SimulateError> {
+        let site = self.site_of(KIT);
+        let lot = Self::next_id(&mut self.lot_counter, "CK", 7);
+        let work_order = self.release_work_order(KIT, site, KIT_LOT_SIZE, Some(&lot))?;
+        let operator = self.sites[site].operators[1 % self.sites[site].operators.len()].clone();
+        let station_source = format!("station:{}-CK-10", self.sites[site].code);
+        for (part, quantity, uom) in self.products[KIT].materials {
+            let supplier_lot = self.take_material(site, part)?;
+            let total = quantity.parse::<f64>().unwrap_or(1.0) * KIT_LOT_SIZE as f64;
+            self.emit("material.consumed", site, &station_source, Some(&operator), json!({"work_order": work_order, "lot": supplier_lot, "quantity": format!("{total}"), "uom": uom, "op": "10"}))?;
+        }
+        for op_index in 0..KIT_OPS.len() {
+            let (data, _) = self.step_data(KIT, op_index, site, ("work_order", &work_order), false);
+            self.emit("step.completed", site, &station_source, Some(&operator), data)?;
+        }
+        let gtin = self.products[KIT].gtin.clone();
+        let expiry = Self::yymmdd(self.today() + 2 * 365);
+        let udi = format!("(01){gtin}(17){expiry}(10){lot}");
+        self.emit("lot.produced", site, "system:mes", Some(&operator), json!({"lot": lot, "product": self.products[KIT].id, "work_order": work_order, "quantity": KIT_LOT_SIZE.to_string(), "uom": "EA", "udi": udi}))?;
+        let label_source = format!("station:{}-LBL-1", self.sites[site].code);
+        self.emit("label.printed", site, &label_source, Some(&operator), json!({"lot": lot, "udi": udi, "hri": udi}))?;
+        self.emit("label.verified", site, &label_source, Some(&operator), json!({"lot": lot, "scanned": udi, "result": "pass"}))?;
+        self.emit("label.reconciled", site, &label_source, Some(&operator), json!({"work_order": work_order, "printed": KIT_LOT_SIZE, "applied": KIT_LOT_SIZE, "destroyed": 0}))?;
+        let qa = self.sites[site].qa.clone();
+        let qa_source = format!("cli:{qa}");
+        if self.rng.chance(100) {
+            let ncr = Self::next_id(&mut self.ncr_counter, "NCR-", 6);
+            self.emit("nonconformance.opened", site, &station_source, Some(&operator), json!({"ncr": ncr, "lot": lot, "description": "pouch print slightly off-centre on some kits"}))?;
+            self.emit("nonconformance.dispositioned", site, &qa_source, Some(&qa), json!({"ncr": ncr, "disposition": "use_as_is", "justification": "print fully legible; no effect on sterile barrier"}))?;
+        }
+        self.emit("unit.released", site, &qa_source, Some(&qa), json!({"lot": lot}))?;
+        self.to_ship.push((site, "lot", lot, udi));
+        self.ship(false)
+    }
+
+    /// Ships what is released in shipments of up to five; after shipment a few devices come
+    /// back as complaints or service visits.
+    fn ship(&mut self, everything: bool) -> Result<(), SimulateError> {
+        while self.to_ship.len() >= 5 || (everything && !self.to_ship.is_empty()) {
+            let take = self.to_ship.len().min(5);
+            let batch: Vec<_> = self.to_ship.drain(..take).collect();
+            let shipment = Self::next_id(&mut self.shipment_counter, "SHP-", 7);
+            let (customer, ship_to) = CUSTOMERS[self.rng.below(CUSTOMERS.len() as u64) as usize];
+            let first_shipment = self.shipment_counter == 1;
+            for (position, (site, kind, id, udi)) in batch.into_iter().enumerate() {
+                // The first shipment's first device always comes back, so that even a small
+                // stream shows the after-shipment records.
+                let example = first_shipment && position == 0;
+                self.emit("unit.shipped", site, "system:erp", None, json!({kind: id, "shipment": shipment, "customer": customer, "ship_to": ship_to}))?;
+                let qa = self.sites[site].qa.clone();
+                if self.rng.chance(10) || example {
+                    let complaint = Self::next_id(&mut self.other_counter, "CMP-", 7);
+                    self.emit("complaint.received", site, &format!("cli:{qa}"), Some(&qa), json!({"complaint": complaint, "udi": udi, "description": "customer reports intermittent occlusion alarm", kind: id}))?;
+                }
+                if kind == "unit" && (self.rng.chance(8) || example) {
+                    let service = Self::next_id(&mut self.other_counter, "SRV-", 7);
+                    let engineer = self.sites[site].engineer.clone();
+                    let accuracy = self.rng.value(-2.0, 2.0, 2);
+                    self.emit("unit.serviced", site, &format!("cli:{engineer}"), Some(&engineer), json!({"unit": id, "service": service, "description": "annual preventive maintenance", "measurements": [{"name": "flow_accuracy", "value": accuracy, "unit": "%"}]}))?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// People leave and keys get lost: a role revoked, a key revoked and replaced.
+    fn staff_changes(&mut self) -> Result<(), SimulateError> {
+        let admin = self.admin.clone();
+        let source = format!("cli:{admin}");
+        let site = self.sites.len() - 1;
+        let leaver = self.sites[site].operators[0].clone();
+        self.emit("role.revoked", site, &source, Some(&admin), json!({"person": leaver, "role": "operator", "reason": "left the company"}))?;
+        let engineer = self.sites[0].engineer.clone();
+        self.emit("key.revoked", 0, &source, Some(&admin), json!({"key": format!("k-{engineer}"), "reason": "laptop reported lost"}))?;
+        self.register_key(0, &engineer, &format!("k-{engineer}-2"))
+    }
+}
+
+/// Writes a simulated plant's event stream to `out`, one JSON event per line.
+///
+/// # Errors
+/// `Config` for a site count outside 1..=26; `Write` if `out` fails.
+pub fn simulate<W: Write>(config: &SimulationConfig, out: W) -> Result<SimulationSummary, SimulateError> {
+    if !(1..=26).contains(&config.sites) {
+        return Err(SimulateError::Config(format!("--sites must be between 1 and 26, not {}", config.sites)));
+    }
+    let product = |id, first13: &str, routing, materials, operations, prefix| Product { id, gtin: gtin14(first13), routing, materials, operations, prefix };
+    let site_count = config.sites as usize;
+    let lapsed_site = SITE_TABLE.get(2 % site_count).map_or("S03".to_owned(), |s| s.0.to_owned());
+    let mut sim = Sim {
+        out,
+        rng: Rng(config.seed ^ 0x7472_6163_656c_6467),
+        seed: config.seed,
+        clock_millis: START_UNIX_MILLIS,
+        events: 0,
+        sites: Vec::new(),
+        admin: "p-0001".to_owned(),
+        products: vec![
+            product("PMOD-100", "0539123400010", "R-PMOD", &[("MOT-24V", "1", "EA"), ("PHD-12", "1", "EA")], PMOD_OPS, "PM"),
+            product("INF-3000", "0539123400020", "R-INF", &[("HSG-3000", "1", "EA"), ("BAT-LI4", "1", "EA")], INF_OPS, "IP"),
+            product("NS-200", "0539123400030", "R-NS", &[("CAN-TI2", "1", "EA"), ("LEAD-4C", "2", "EA")], IMP_OPS, "NS"),
+            product("CK-7F", "0539123400040", "R-CK", &[("TUB-7F", "1.2", "m"), ("HUB-7F", "1", "EA"), ("POU-CK", "1", "EA")], KIT_OPS, "CK"),
+        ],
+        lots: Vec::new(),
+        lot_counter: 0,
+        serial_counter: 0,
+        order_counter: 0,
+        ncr_counter: 0,
+        shipment_counter: 0,
+        other_counter: 0,
+        spare_modules: Vec::new(),
+        to_ship: Vec::new(),
+        lapsed_equipment: format!("EQ-{lapsed_site}-LT1"),
+    };
+    sim.master_data(site_count)?;
+    // Of every 10 devices: 6 infusion pumps, 2 neurostimulators, 2 catheter kits (made in lots).
+    let (mut made, mut kits_due) = (0u64, 0u64);
+    let mut round = 0u64;
+    while made < config.units {
+        let left = config.units - made;
+        match round % 5 {
+            0..=2 => {
+                let count = left.min(BATCH_UNITS * 2 / 3 + 1);
+                sim.serial_batch(INF, count)?;
+                made += count;
+            }
+            3 => {
+                let count = left.min(BATCH_UNITS / 2);
+                sim.serial_batch(IMP, count)?;
+                made += count;
+            }
+            _ => {
+                kits_due += left.min(BATCH_UNITS);
+                made += left.min(BATCH_UNITS);
+                if kits_due >= KIT_LOT_SIZE || made >= config.units {
+                    sim.kit_lot()?;
+                    kits_due = 0;
+                }
+            }
+        }
+        round += 1;
+    }
+    sim.ship(true)?;
+    sim.staff_changes()?;
+    sim.out.flush()?;
+    Ok(SimulationSummary { events: sim.events, units: config.units })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(units: u64, seed: u64, sites: u32) -> Vec<u8> {
+        let mut out = Vec::new();
+        simulate(&SimulationConfig { units, seed, sites }, &mut out).unwrap();
+        out
+    }
+
+    #[test]
+    fn the_same_seed_gives_the_same_bytes() {
+        assert_eq!(run(30, 9, 3), run(30, 9, 3));
+        assert_ne!(run(30, 9, 3), run(30, 10, 3));
+    }
+
+    #[test]
+    fn every_type_appears_ids_are_unique_and_time_moves_forward() {
+        let out = run(400, 4, 3);
+        let text = String::from_utf8(out).unwrap();
+        let mut types = std::collections::BTreeSet::new();
+        let mut ids = std::collections::HashSet::new();
+        let mut last = String::new();
+        for line in text.lines() {
+            let event: Value = serde_json::from_str(line).unwrap();
+            types.insert(event["type"].as_str().unwrap().to_owned());
+            assert!(ids.insert(event["id"].as_str().unwrap().to_owned()));
+            let at = event["occurred_at"].as_str().unwrap().to_owned();
+            assert!(at >= last, "{at} after {last}");
+            last = at;
+        }
+        let missing: Vec<&&str> = crate::event::EVENT_TYPES.iter().filter(|t| !types.contains(**t)).collect();
+        assert!(missing.is_empty(), "missing types: {missing:?}");
+    }
+
+    #[test]
+    fn gtin_check_digits_follow_gs1() {
+        // GS1 General Specifications' example: 1234567890123 -> check digit 1.
+        assert_eq!(gtin14("1234567890123"), "12345678901231");
+        assert_eq!(base64(&[0xff; 32]).len(), 44);
+        assert_eq!(base64(b"any carnal pleas"), "YW55IGNhcm5hbCBwbGVhcw==");
+    }
+
+    #[test]
+    fn site_count_outside_the_alphabet_is_a_config_error() {
+        let result = simulate(&SimulationConfig { units: 1, seed: 1, sites: 0 }, Vec::new());
+        assert!(matches!(result, Err(SimulateError::Config(_))));
+    }
+}
