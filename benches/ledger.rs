@@ -62,7 +62,18 @@ fn ingest_into(path: &std::path::Path, bytes: &[u8], schemas: &SchemaSet) -> u64
 
 /// The limit: the same rows (as the ledger stored them) written by one prepared INSERT in one
 /// transaction, with the same pragmas, no validation, no hashing, no index of entities.
-type Row = (i64, String, String, String, String, Option<String>, String, Vec<u8>, Vec<u8>, String);
+type Row = (
+    i64,
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    String,
+    Vec<u8>,
+    Vec<u8>,
+    String,
+);
 
 fn load_rows(source: &std::path::Path) -> Vec<Row> {
     {
@@ -72,7 +83,18 @@ fn load_rows(source: &std::path::Path) -> Vec<Row> {
             .unwrap();
         statement
             .query_map([], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?, r.get(9)?))
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                    r.get(7)?,
+                    r.get(8)?,
+                    r.get(9)?,
+                ))
             })
             .unwrap()
             .map(Result::unwrap)
@@ -97,7 +119,9 @@ fn raw_sqlite_insert(rows: &[Row], target: &std::path::Path) -> u64 {
             .unwrap();
         for row in rows {
             insert
-                .execute(rusqlite::params![row.0, row.1, row.2, row.3, row.4, row.5, row.6, row.7, row.8, row.9])
+                .execute(rusqlite::params![
+                    row.0, row.1, row.2, row.3, row.4, row.5, row.6, row.7, row.8, row.9
+                ])
                 .unwrap();
         }
     }

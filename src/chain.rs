@@ -160,7 +160,12 @@ mod tests {
     #[test]
     fn concatenated_record_equals_the_canonicalizer_output() {
         let event = r#"{"data":{"name":"Galway","site":"GAL","timezone":"Europe/Dublin"},"id":"e1","occurred_at":"2026-11-25T08:00:00Z","site":"GAL","source":"system:erp","type":"site.registered"}"#;
-        let record = Record::seal(1, "2026-11-25T08:00:01.000000Z".into(), GENESIS_PREV, event.into());
+        let record = Record::seal(
+            1,
+            "2026-11-25T08:00:01.000000Z".into(),
+            GENESIS_PREV,
+            event.into(),
+        );
         let parsed: serde_json::Value = serde_json::from_str(&record.canonical_json()).unwrap();
         assert_eq!(
             serde_json_canonicalizer::to_string(&parsed).unwrap(),
@@ -169,7 +174,12 @@ mod tests {
         let mut altered = record.clone();
         altered.seq = 2;
         assert_ne!(
-            record_hash(altered.seq, &altered.recorded_at, &altered.prev, &altered.event),
+            record_hash(
+                altered.seq,
+                &altered.recorded_at,
+                &altered.prev,
+                &altered.event
+            ),
             record.hash
         );
     }

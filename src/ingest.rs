@@ -9,7 +9,9 @@
 //! This module knows no SQL (it talks to `store::Appender`) and no terminal (progress goes to
 //! a callback).
 
-use crate::event::{EntityKind, RefRole, RejectCode, Rejection, SchemaSet, ValidEvent, entity_refs};
+use crate::event::{
+    EntityKind, RefRole, RejectCode, Rejection, SchemaSet, ValidEvent, entity_refs,
+};
 use crate::store::{Appender, Store, StoreError};
 use std::collections::HashSet;
 use std::io::{BufRead, Write};
@@ -123,10 +125,11 @@ pub fn ingest(
     let mut bytes_read = 0u64;
     let mut line_number = 0u64;
     loop {
-        let read = read_line(&mut input.reader, &mut buffer).map_err(|source| IngestError::Read {
-            name: input.name.clone(),
-            source,
-        })?;
+        let read =
+            read_line(&mut input.reader, &mut buffer).map_err(|source| IngestError::Read {
+                name: input.name.clone(),
+                source,
+            })?;
         let Some(line_len) = read else { break };
         bytes_read += line_len as u64;
         line_number += 1;
@@ -147,7 +150,11 @@ pub fn ingest(
             Err(rejection) => {
                 summary.rejected += 1;
                 if let Some(file) = rejects.as_mut() {
-                    file.write(line_number, &rejection, &buffer[..buffer.len().min(line_len)])?;
+                    file.write(
+                        line_number,
+                        &rejection,
+                        &buffer[..buffer.len().min(line_len)],
+                    )?;
                 }
                 if summary.rejections.len() < REPORTED_REJECTIONS_MAX {
                     summary.rejections.push(LineRejection {
@@ -157,7 +164,7 @@ pub fn ingest(
                 }
             }
         }
-        if line_number % 4096 == 0 {
+        if line_number.is_multiple_of(4096) {
             progress(Progress {
                 bytes_read,
                 lines: line_number,
@@ -382,7 +389,12 @@ mod tests {
         }
         assert_eq!(
             lines,
-            vec![(2, 3), (0, 1), (LINE_BYTES_MAX + 1, LINE_BYTES_MAX + 11), (4, 4)]
+            vec![
+                (2, 3),
+                (0, 1),
+                (LINE_BYTES_MAX + 1, LINE_BYTES_MAX + 11),
+                (4, 4)
+            ]
         );
     }
 

@@ -61,12 +61,26 @@ const SITE_TABLE: &[(&str, &str, &str)] = &[
 ];
 
 const FIRST_NAMES: &[&str] = &[
-    "Aoife", "Siew Ling", "Carlos", "Niamh", "Rajesh", "Mei", "Sean", "Lucia", "Farah",
-    "Tomasz", "Ines", "Kwame", "Yuki", "Declan", "Priya", "Mateo",
+    "Aoife",
+    "Siew Ling",
+    "Carlos",
+    "Niamh",
+    "Rajesh",
+    "Mei",
+    "Sean",
+    "Lucia",
+    "Farah",
+    "Tomasz",
+    "Ines",
+    "Kwame",
+    "Yuki",
+    "Declan",
+    "Priya",
+    "Mateo",
 ];
 const LAST_NAMES: &[&str] = &[
-    "Byrne", "Tan", "Vargas", "Murphy", "Kumar", "Chen", "O'Brien", "Rojas", "Haddad",
-    "Nowak", "Silva", "Mensah", "Sato", "Walsh", "Nair", "Jimenez",
+    "Byrne", "Tan", "Vargas", "Murphy", "Kumar", "Chen", "O'Brien", "Rojas", "Haddad", "Nowak",
+    "Silva", "Mensah", "Sato", "Walsh", "Nair", "Jimenez",
 ];
 const CUSTOMERS: &[(&str, &str)] = &[
     ("CUST-SJH", "St. James's Hospital, Dublin"),
@@ -119,7 +133,11 @@ fn base64(bytes: &[u8]) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for chunk in bytes.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for i in 0..4 {
             if i <= chunk.len() {
@@ -171,27 +189,111 @@ struct Operation {
 }
 
 const PMOD_OPS: &[Operation] = &[
-    Operation { op: "10", name: "Motor and gearbox assembly", equipment: Some("torque_driver"), checks: &[("torque", "cN.m", 40.0, 60.0)] },
-    Operation { op: "20", name: "Pump head fitting", equipment: None, checks: &[] },
-    Operation { op: "30", name: "Module functional test", equipment: Some("flow_analyzer"), checks: &[("flow_rate", "mL/h", 98.0, 102.0), ("motor_current", "mA", 150.0, 350.0)] },
+    Operation {
+        op: "10",
+        name: "Motor and gearbox assembly",
+        equipment: Some("torque_driver"),
+        checks: &[("torque", "cN.m", 40.0, 60.0)],
+    },
+    Operation {
+        op: "20",
+        name: "Pump head fitting",
+        equipment: None,
+        checks: &[],
+    },
+    Operation {
+        op: "30",
+        name: "Module functional test",
+        equipment: Some("flow_analyzer"),
+        checks: &[
+            ("flow_rate", "mL/h", 98.0, 102.0),
+            ("motor_current", "mA", 150.0, 350.0),
+        ],
+    },
 ];
 const INF_OPS: &[Operation] = &[
-    Operation { op: "10", name: "Pump module and chassis assembly", equipment: Some("torque_driver"), checks: &[("torque", "cN.m", 40.0, 60.0)] },
-    Operation { op: "20", name: "Battery pack installation", equipment: None, checks: &[] },
-    Operation { op: "30", name: "Electrical safety test", equipment: Some("safety_tester"), checks: &[("earth_leakage", "uA", 0.0, 500.0), ("insulation_resistance", "MOhm", 100.0, 2000.0)] },
-    Operation { op: "40", name: "Final functional test", equipment: Some("flow_analyzer"), checks: &[("flow_accuracy", "%", -5.0, 5.0), ("occlusion_pressure", "kPa", 60.0, 100.0)] },
-    Operation { op: "50", name: "Labelling and packing", equipment: None, checks: &[] },
+    Operation {
+        op: "10",
+        name: "Pump module and chassis assembly",
+        equipment: Some("torque_driver"),
+        checks: &[("torque", "cN.m", 40.0, 60.0)],
+    },
+    Operation {
+        op: "20",
+        name: "Battery pack installation",
+        equipment: None,
+        checks: &[],
+    },
+    Operation {
+        op: "30",
+        name: "Electrical safety test",
+        equipment: Some("safety_tester"),
+        checks: &[
+            ("earth_leakage", "uA", 0.0, 500.0),
+            ("insulation_resistance", "MOhm", 100.0, 2000.0),
+        ],
+    },
+    Operation {
+        op: "40",
+        name: "Final functional test",
+        equipment: Some("flow_analyzer"),
+        checks: &[
+            ("flow_accuracy", "%", -5.0, 5.0),
+            ("occlusion_pressure", "kPa", 60.0, 100.0),
+        ],
+    },
+    Operation {
+        op: "50",
+        name: "Labelling and packing",
+        equipment: None,
+        checks: &[],
+    },
 ];
 const IMP_OPS: &[Operation] = &[
-    Operation { op: "10", name: "Lead and header assembly", equipment: Some("torque_driver"), checks: &[("set_screw_torque", "cN.m", 8.0, 12.0)] },
-    Operation { op: "20", name: "Laser weld of the titanium can", equipment: None, checks: &[] },
-    Operation { op: "30", name: "Hermeticity test", equipment: Some("leak_tester"), checks: &[("helium_leak", "mbar.l/s", 0.0, 0.00001)] },
-    Operation { op: "40", name: "Sterile barrier packing", equipment: Some("heat_sealer"), checks: &[("seal_strength", "N", 10.0, 40.0)] },
+    Operation {
+        op: "10",
+        name: "Lead and header assembly",
+        equipment: Some("torque_driver"),
+        checks: &[("set_screw_torque", "cN.m", 8.0, 12.0)],
+    },
+    Operation {
+        op: "20",
+        name: "Laser weld of the titanium can",
+        equipment: None,
+        checks: &[],
+    },
+    Operation {
+        op: "30",
+        name: "Hermeticity test",
+        equipment: Some("leak_tester"),
+        checks: &[("helium_leak", "mbar.l/s", 0.0, 0.00001)],
+    },
+    Operation {
+        op: "40",
+        name: "Sterile barrier packing",
+        equipment: Some("heat_sealer"),
+        checks: &[("seal_strength", "N", 10.0, 40.0)],
+    },
 ];
 const KIT_OPS: &[Operation] = &[
-    Operation { op: "10", name: "Catheter and hub assembly", equipment: None, checks: &[] },
-    Operation { op: "20", name: "Pouch sealing", equipment: Some("heat_sealer"), checks: &[("seal_strength", "N", 10.0, 40.0)] },
-    Operation { op: "30", name: "Kit packing and sterilisation load", equipment: None, checks: &[] },
+    Operation {
+        op: "10",
+        name: "Catheter and hub assembly",
+        equipment: None,
+        checks: &[],
+    },
+    Operation {
+        op: "20",
+        name: "Pouch sealing",
+        equipment: Some("heat_sealer"),
+        checks: &[("seal_strength", "N", 10.0, 40.0)],
+    },
+    Operation {
+        op: "30",
+        name: "Kit packing and sterilisation load",
+        equipment: None,
+        checks: &[],
+    },
 ];
 
 /// A supplier lot in use at a site for one part.
@@ -260,7 +362,14 @@ impl<W: Write> Sim<W> {
     }
 
     /// Writes one event and returns its id.
-    fn emit(&mut self, event_type: &str, site: usize, source: &str, actor: Option<&str>, data: Value) -> Result<String, SimulateError> {
+    fn emit(
+        &mut self,
+        event_type: &str,
+        site: usize,
+        source: &str,
+        actor: Option<&str>,
+        data: Value,
+    ) -> Result<String, SimulateError> {
         self.tick(5, 90);
         self.events += 1;
         let id = format!("sim-{}-{:09}", self.seed, self.events);
@@ -297,23 +406,58 @@ impl<W: Write> Sim<W> {
     fn register_key(&mut self, site: usize, person: &str, key: &str) -> Result<(), SimulateError> {
         let admin = self.admin.clone();
         let public_key = self.public_key();
-        self.emit("key.registered", site, &format!("cli:{admin}"), Some(&admin), json!({"key": key, "person": person, "public_key": public_key}))?;
+        self.emit(
+            "key.registered",
+            site,
+            &format!("cli:{admin}"),
+            Some(&admin),
+            json!({"key": key, "person": person, "public_key": public_key}),
+        )?;
         Ok(())
     }
 
     fn master_data(&mut self, site_count: usize) -> Result<(), SimulateError> {
         for index in 0..site_count {
             let (code, name, timezone) = match SITE_TABLE.get(index) {
-                Some((code, name, tz)) => ((*code).to_owned(), (*name).to_owned(), (*tz).to_owned()),
-                None => (format!("S{:02}", index + 1), format!("Plant {}", index + 1), "UTC".to_owned()),
+                Some((code, name, tz)) => {
+                    ((*code).to_owned(), (*name).to_owned(), (*tz).to_owned())
+                }
+                None => (
+                    format!("S{:02}", index + 1),
+                    format!("Plant {}", index + 1),
+                    "UTC".to_owned(),
+                ),
             };
-            self.sites.push(Site { code: code.clone(), operators: Vec::new(), engineer: String::new(), qa: String::new() });
-            self.emit("site.registered", index, "system:erp", None, json!({"site": code, "name": name, "timezone": timezone}))?;
+            self.sites.push(Site {
+                code: code.clone(),
+                operators: Vec::new(),
+                engineer: String::new(),
+                qa: String::new(),
+            });
+            self.emit(
+                "site.registered",
+                index,
+                "system:erp",
+                None,
+                json!({"site": code, "name": name, "timezone": timezone}),
+            )?;
             if index == 0 {
                 let admin_name = self.person_name();
-                self.emit("person.registered", 0, "system:hr", None, json!({"person": self.admin, "name": admin_name}))?;
+                self.emit(
+                    "person.registered",
+                    0,
+                    "system:hr",
+                    None,
+                    json!({"person": self.admin, "name": admin_name}),
+                )?;
                 let admin = self.admin.clone();
-                self.emit("role.granted", 0, "system:hr", None, json!({"person": admin, "role": "admin"}))?;
+                self.emit(
+                    "role.granted",
+                    0,
+                    "system:hr",
+                    None,
+                    json!({"person": admin, "role": "admin"}),
+                )?;
                 self.register_key(0, &admin, &format!("k-{admin}"))?;
             }
         }
@@ -322,11 +466,28 @@ impl<W: Write> Sim<W> {
         for index in 0..site_count {
             let code = self.sites[index].code.clone();
             let mut people = Vec::new();
-            for (n, role) in ["operator", "operator", "operator", "operator", "engineer", "qa"].iter().enumerate() {
+            for (n, role) in [
+                "operator", "operator", "operator", "operator", "engineer", "qa",
+            ]
+            .iter()
+            .enumerate()
+            {
                 let person = format!("p-{code}-{:02}", n + 1);
                 let name = self.person_name();
-                self.emit("person.registered", index, &admin_source, Some(&admin), json!({"person": person, "name": name}))?;
-                self.emit("role.granted", index, &admin_source, Some(&admin), json!({"person": person, "role": role}))?;
+                self.emit(
+                    "person.registered",
+                    index,
+                    &admin_source,
+                    Some(&admin),
+                    json!({"person": person, "name": name}),
+                )?;
+                self.emit(
+                    "role.granted",
+                    index,
+                    &admin_source,
+                    Some(&admin),
+                    json!({"person": person, "role": role}),
+                )?;
                 if *role != "operator" {
                     self.register_key(index, &person, &format!("k-{person}"))?;
                 }
@@ -338,12 +499,28 @@ impl<W: Write> Sim<W> {
             site.operators = people;
             for (kind, short, name) in EQUIPMENT_KINDS {
                 let equipment = format!("EQ-{code}-{short}1");
-                self.emit("equipment.registered", index, &admin_source, Some(&admin), json!({"equipment": equipment, "kind": kind, "name": name}))?;
+                self.emit(
+                    "equipment.registered",
+                    index,
+                    &admin_source,
+                    Some(&admin),
+                    json!({"equipment": equipment, "kind": kind, "name": name}),
+                )?;
                 // One leak tester's calibration lapses after a month: later records show it.
-                let due_days = if equipment == self.lapsed_equipment { 30 } else { 365 };
+                let due_days = if equipment == self.lapsed_equipment {
+                    30
+                } else {
+                    365
+                };
                 let due = format_date(self.today() + due_days);
                 let certificate = format!("CAL-{code}-{short}-{}", self.today());
-                self.emit("equipment.calibrated", index, &admin_source, Some(&admin), json!({"equipment": equipment, "due": due, "certificate": certificate}))?;
+                self.emit(
+                    "equipment.calibrated",
+                    index,
+                    &admin_source,
+                    Some(&admin),
+                    json!({"equipment": equipment, "due": due, "certificate": certificate}),
+                )?;
             }
         }
         for product_index in 0..self.products.len() {
@@ -359,7 +536,11 @@ impl<W: Write> Sim<W> {
                 _ => ("Sterile catheter kit 7F", "lot", false),
             };
             self.emit("product.defined", site, &source, Some(&engineer), json!({"product": id, "name": name, "control": control, "udi_di": gtin, "agency": "GS1", "implantable": implantable}))?;
-            let versions: &[&str] = if product_index == INF { &["1", "2"] } else { &["1"] };
+            let versions: &[&str] = if product_index == INF {
+                &["1", "2"]
+            } else {
+                &["1"]
+            };
             for version in versions {
                 let operations: Vec<Value> = self.products[product_index]
                     .operations
@@ -379,13 +560,21 @@ impl<W: Write> Sim<W> {
                     })
                     .collect();
                 self.emit("routing.released", site, &source, Some(&engineer), json!({"routing": routing, "version": version, "product": id, "operations": operations}))?;
-                if let Some((op, check, lsl, usl)) = self.products[product_index].operations.iter().find_map(|o| o.checks.first().map(|c| (o.op, c.0, c.2, c.3))) {
+                if let Some((op, check, lsl, usl)) = self.products[product_index]
+                    .operations
+                    .iter()
+                    .find_map(|o| o.checks.first().map(|c| (o.op, c.0, c.2, c.3)))
+                {
                     // The site tightens the template's first check, inside its limits.
                     let margin = (usl - lsl) / 10.0;
                     self.emit("routing.configured", site, &source, Some(&engineer), json!({"routing": routing, "version": version, "site": self.sites[site].code, "overrides": [{"op": op, "check": check, "lsl": lsl + margin, "usl": usl - margin}]}))?;
                 }
                 for operator in self.sites[site].operators.clone() {
-                    for operation in self.products[product_index].operations.iter().filter(|o| o.equipment.is_some()) {
+                    for operation in self.products[product_index]
+                        .operations
+                        .iter()
+                        .filter(|o| o.equipment.is_some())
+                    {
                         let valid_until = format_date(self.today() + 730);
                         self.emit("person.qualified", site, &source, Some(&engineer), json!({"person": operator, "op": operation.op, "valid_until": valid_until, "routing": routing}))?;
                     }
@@ -413,13 +602,22 @@ impl<W: Write> Sim<W> {
 
     /// Consumes `part` at `site` from the lot in use, receiving a new lot when it runs out.
     fn take_material(&mut self, site: usize, part: &'static str) -> Result<String, SimulateError> {
-        if let Some(lot) = self.lots.iter_mut().find(|l| l.site == site && l.part == part && l.left > 0) {
+        if let Some(lot) = self
+            .lots
+            .iter_mut()
+            .find(|l| l.site == site && l.part == part && l.left > 0)
+        {
             lot.left -= 1;
             return Ok(lot.lot.clone());
         }
         self.lots.retain(|l| !(l.site == site && l.part == part));
         let lot = self.receive_lot(site, part)?;
-        self.lots.push(LotInUse { site, part, lot: lot.clone(), left: SUPPLIER_LOT_SIZE - 1 });
+        self.lots.push(LotInUse {
+            site,
+            part,
+            lot: lot.clone(),
+            left: SUPPLIER_LOT_SIZE - 1,
+        });
         Ok(lot)
     }
 
@@ -458,10 +656,20 @@ impl<W: Write> Sim<W> {
         }
     }
 
-    fn release_work_order(&mut self, product: usize, site: usize, quantity: u64, lot: Option<&str>) -> Result<String, SimulateError> {
+    fn release_work_order(
+        &mut self,
+        product: usize,
+        site: usize,
+        quantity: u64,
+        lot: Option<&str>,
+    ) -> Result<String, SimulateError> {
         let work_order = Self::next_id(&mut self.order_counter, "WO-", 7);
         let routing = self.products[product].routing;
-        let version = if product == INF && self.order_counter > 2 { "2" } else { "1" };
+        let version = if product == INF && self.order_counter > 2 {
+            "2"
+        } else {
+            "1"
+        };
         let mut data = json!({"work_order": work_order, "product": self.products[product].id, "routing": routing, "version": version, "quantity": quantity.to_string()});
         if let Some(lot) = lot {
             data["lot"] = json!(lot);
@@ -470,7 +678,14 @@ impl<W: Write> Sim<W> {
         Ok(work_order)
     }
 
-    fn step_data(&mut self, product: usize, op_index: usize, site: usize, subject: (&str, &str), fail: bool) -> (Value, bool) {
+    fn step_data(
+        &mut self,
+        product: usize,
+        op_index: usize,
+        site: usize,
+        subject: (&str, &str),
+        fail: bool,
+    ) -> (Value, bool) {
         let operation = &self.products[product].operations[op_index];
         let code = &self.sites[site].code;
         let station = format!("{code}-{}-{}", self.products[product].prefix, operation.op);
@@ -493,7 +708,10 @@ impl<W: Write> Sim<W> {
             data["measurements"] = Value::Array(measurements);
         }
         if let Some(kind) = operation.equipment {
-            let short = EQUIPMENT_KINDS.iter().find(|(k, _, _)| *k == kind).map_or("XX", |(_, s, _)| s);
+            let short = EQUIPMENT_KINDS
+                .iter()
+                .find(|(k, _, _)| *k == kind)
+                .map_or("XX", |(_, s, _)| s);
             data["equipment"] = json!([format!("EQ-{code}-{short}1")]);
         }
         if product == IMP {
@@ -517,23 +735,31 @@ impl<W: Write> Sim<W> {
         for _ in 0..count {
             let serial = Self::next_id(&mut self.serial_counter, self.products[product].prefix, 8);
             let udi = format!("(01){gtin}(11){made}(17){expiry}(21){serial}");
-            let operator = self.sites[site].operators[self.rng.below(operator_count) as usize].clone();
+            let operator =
+                self.sites[site].operators[self.rng.below(operator_count) as usize].clone();
             self.emit("unit.started", site, "system:mes", Some(&operator), json!({"unit": serial, "product": self.products[product].id, "work_order": work_order, "udi": udi}))?;
-            units.push(Unit { serial, udi, scrapped: false, module: None });
+            units.push(Unit {
+                serial,
+                udi,
+                scrapped: false,
+                module: None,
+            });
         }
         for op_index in 0..self.products[product].operations.len() {
             if product == IMP {
                 self.environment(site)?;
             }
-            for unit_index in 0..units.len() {
-                if units[unit_index].scrapped {
-                    continue;
-                }
-                self.work_unit(product, op_index, site, &mut units[unit_index])?;
+            for unit in units.iter_mut().filter(|u| !u.scrapped) {
+                self.work_unit(product, op_index, site, unit)?;
             }
         }
         if product == PMOD {
-            self.spare_modules.extend(units.iter().filter(|u| !u.scrapped).map(|u| u.serial.clone()));
+            self.spare_modules.extend(
+                units
+                    .iter()
+                    .filter(|u| !u.scrapped)
+                    .map(|u| u.serial.clone()),
+            );
             return Ok(());
         }
         self.label_and_release(site, &work_order, &units)
@@ -541,11 +767,20 @@ impl<W: Write> Sim<W> {
 
     /// One operation on one unit: materials, components, the step, and on failure the
     /// nonconformance and its disposition.
-    fn work_unit(&mut self, product: usize, op_index: usize, site: usize, unit: &mut Unit) -> Result<(), SimulateError> {
+    fn work_unit(
+        &mut self,
+        product: usize,
+        op_index: usize,
+        site: usize,
+        unit: &mut Unit,
+    ) -> Result<(), SimulateError> {
         let operator_count = self.sites[site].operators.len() as u64;
         let operator = self.sites[site].operators[self.rng.below(operator_count) as usize].clone();
         let op = self.products[product].operations[op_index].op;
-        let station_source = format!("station:{}-{}-{op}", self.sites[site].code, self.products[product].prefix);
+        let station_source = format!(
+            "station:{}-{}-{op}",
+            self.sites[site].code, self.products[product].prefix
+        );
         if op_index == 0 {
             for (part, quantity, uom) in self.products[product].materials {
                 let lot = self.take_material(site, part)?;
@@ -553,14 +788,28 @@ impl<W: Write> Sim<W> {
             }
             if product == INF {
                 let module = self.next_module()?;
-                self.emit("component.installed", site, &station_source, Some(&operator), json!({"unit": unit.serial, "component": module, "op": op}))?;
+                self.emit(
+                    "component.installed",
+                    site,
+                    &station_source,
+                    Some(&operator),
+                    json!({"unit": unit.serial, "component": module, "op": op}),
+                )?;
                 unit.module = Some(module);
             }
         }
-        let has_checks = !self.products[product].operations[op_index].checks.is_empty();
+        let has_checks = !self.products[product].operations[op_index]
+            .checks
+            .is_empty();
         let fail = has_checks && self.rng.chance(30);
         let (data, failed) = self.step_data(product, op_index, site, ("unit", &unit.serial), fail);
-        let step_id = self.emit("step.completed", site, &station_source, Some(&operator), data)?;
+        let step_id = self.emit(
+            "step.completed",
+            site,
+            &station_source,
+            Some(&operator),
+            data,
+        )?;
         if !failed {
             if has_checks && self.rng.chance(3) {
                 // A transcription error found later: corrected, the original stays visible.
@@ -587,12 +836,24 @@ impl<W: Write> Sim<W> {
         {
             self.emit("component.removed", site, &station_source, Some(&operator), json!({"unit": unit.serial, "component": old, "reason": format!("pump module suspected for {check} failure ({ncr})")}))?;
             let replacement = self.next_module()?;
-            self.emit("component.installed", site, &station_source, Some(&operator), json!({"unit": unit.serial, "component": replacement, "op": op}))?;
+            self.emit(
+                "component.installed",
+                site,
+                &station_source,
+                Some(&operator),
+                json!({"unit": unit.serial, "component": replacement, "op": op}),
+            )?;
             unit.module = Some(replacement);
         }
         self.emit("unit.reworked", site, &station_source, Some(&operator), json!({"unit": unit.serial, "ncr": ncr, "op": op, "description": "part replaced and re-tested"}))?;
         let (data, _) = self.step_data(product, op_index, site, ("unit", &unit.serial), false);
-        self.emit("step.completed", site, &station_source, Some(&operator), data)?;
+        self.emit(
+            "step.completed",
+            site,
+            &station_source,
+            Some(&operator),
+            data,
+        )?;
         Ok(())
     }
 
@@ -601,23 +862,42 @@ impl<W: Write> Sim<W> {
         if self.spare_modules.is_empty() {
             self.serial_batch(PMOD, BATCH_UNITS + 2)?;
         }
-        Ok(if self.spare_modules.is_empty() { String::new() } else { self.spare_modules.remove(0) })
+        Ok(if self.spare_modules.is_empty() {
+            String::new()
+        } else {
+            self.spare_modules.remove(0)
+        })
     }
 
     fn environment(&mut self, site: usize) -> Result<(), SimulateError> {
         let area = format!("CR-ISO7-{}", self.sites[site].code);
         let particles = self.rng.value(40_000.0, 300_000.0, 0);
-        let particles = if self.rng.chance(20) { 400_000.0 } else { particles };
+        let particles = if self.rng.chance(20) {
+            400_000.0
+        } else {
+            particles
+        };
         let temperature = self.rng.value(19.5, 22.5, 1);
         let humidity = self.rng.value(35.0, 55.0, 1);
-        self.emit("environment.recorded", site, &format!("gateway:ems-{}", self.sites[site].code), None, json!({"area": area, "sensor": format!("{area}-PC1"), "measurements": [
+        self.emit(
+            "environment.recorded",
+            site,
+            &format!("gateway:ems-{}", self.sites[site].code),
+            None,
+            json!({"area": area, "sensor": format!("{area}-PC1"), "measurements": [
             {"name": "particles_0_5um", "value": particles, "unit": "/m3", "usl": 352_000},
             {"name": "temperature", "value": temperature, "unit": "Cel", "lsl": 18, "usl": 24},
-            {"name": "relative_humidity", "value": humidity, "unit": "%", "lsl": 30, "usl": 60}]}))?;
+            {"name": "relative_humidity", "value": humidity, "unit": "%", "lsl": 30, "usl": 60}]}),
+        )?;
         Ok(())
     }
 
-    fn label_and_release(&mut self, site: usize, work_order: &str, units: &[Unit]) -> Result<(), SimulateError> {
+    fn label_and_release(
+        &mut self,
+        site: usize,
+        work_order: &str,
+        units: &[Unit],
+    ) -> Result<(), SimulateError> {
         let operator = self.sites[site].operators[0].clone();
         let qa = self.sites[site].qa.clone();
         let qa_source = format!("cli:{qa}");
@@ -625,22 +905,64 @@ impl<W: Write> Sim<W> {
         let (mut printed, mut destroyed) = (0u64, 0u64);
         let mut releases = Vec::new();
         for unit in units.iter().filter(|u| !u.scrapped) {
-            let hri = unit.udi.replace(')', ") ").replace('(', " (").trim().to_owned();
-            self.emit("label.printed", site, &label_source, Some(&operator), json!({"unit": unit.serial, "udi": unit.udi, "hri": hri}))?;
+            let hri = unit
+                .udi
+                .replace(')', ") ")
+                .replace('(', " (")
+                .trim()
+                .to_owned();
+            self.emit(
+                "label.printed",
+                site,
+                &label_source,
+                Some(&operator),
+                json!({"unit": unit.serial, "udi": unit.udi, "hri": hri}),
+            )?;
             printed += 1;
             if self.rng.chance(8) {
-                self.emit("label.verified", site, &label_source, Some(&operator), json!({"unit": unit.serial, "scanned": "", "result": "fail"}))?;
-                self.emit("label.printed", site, &label_source, Some(&operator), json!({"unit": unit.serial, "udi": unit.udi, "hri": hri}))?;
+                self.emit(
+                    "label.verified",
+                    site,
+                    &label_source,
+                    Some(&operator),
+                    json!({"unit": unit.serial, "scanned": "", "result": "fail"}),
+                )?;
+                self.emit(
+                    "label.printed",
+                    site,
+                    &label_source,
+                    Some(&operator),
+                    json!({"unit": unit.serial, "udi": unit.udi, "hri": hri}),
+                )?;
                 printed += 1;
                 destroyed += 1;
             }
-            self.emit("label.verified", site, &label_source, Some(&operator), json!({"unit": unit.serial, "scanned": unit.udi, "result": "pass"}))?;
-            releases.push(self.emit("unit.released", site, &qa_source, Some(&qa), json!({"unit": unit.serial}))?);
-            self.to_ship.push((site, "unit", unit.serial.clone(), unit.udi.clone()));
+            self.emit(
+                "label.verified",
+                site,
+                &label_source,
+                Some(&operator),
+                json!({"unit": unit.serial, "scanned": unit.udi, "result": "pass"}),
+            )?;
+            releases.push(self.emit(
+                "unit.released",
+                site,
+                &qa_source,
+                Some(&qa),
+                json!({"unit": unit.serial}),
+            )?);
+            self.to_ship
+                .push((site, "unit", unit.serial.clone(), unit.udi.clone()));
         }
         self.emit("label.reconciled", site, &label_source, Some(&operator), json!({"work_order": work_order, "printed": printed, "applied": printed - destroyed, "destroyed": destroyed}))?;
         if !releases.is_empty() {
-            self.emit("signature.applied", site, &qa_source, Some(&qa), json!({"subject": {"events": releases}, "meaning": "reviewed"}))?;
+            self.emit(
+                "signature.applied",
+                site,
+                &qa_source,
+                Some(&qa),
+                json!({"subject": {"events": releases}, "meaning": "reviewed"}),
+            )?;
         }
         self.ship(false)
     }
@@ -659,15 +981,33 @@ impl<W: Write> Sim<W> {
         }
         for op_index in 0..KIT_OPS.len() {
             let (data, _) = self.step_data(KIT, op_index, site, ("work_order", &work_order), false);
-            self.emit("step.completed", site, &station_source, Some(&operator), data)?;
+            self.emit(
+                "step.completed",
+                site,
+                &station_source,
+                Some(&operator),
+                data,
+            )?;
         }
         let gtin = self.products[KIT].gtin.clone();
         let expiry = Self::yymmdd(self.today() + 2 * 365);
         let udi = format!("(01){gtin}(17){expiry}(10){lot}");
         self.emit("lot.produced", site, "system:mes", Some(&operator), json!({"lot": lot, "product": self.products[KIT].id, "work_order": work_order, "quantity": KIT_LOT_SIZE.to_string(), "uom": "EA", "udi": udi}))?;
         let label_source = format!("station:{}-LBL-1", self.sites[site].code);
-        self.emit("label.printed", site, &label_source, Some(&operator), json!({"lot": lot, "udi": udi, "hri": udi}))?;
-        self.emit("label.verified", site, &label_source, Some(&operator), json!({"lot": lot, "scanned": udi, "result": "pass"}))?;
+        self.emit(
+            "label.printed",
+            site,
+            &label_source,
+            Some(&operator),
+            json!({"lot": lot, "udi": udi, "hri": udi}),
+        )?;
+        self.emit(
+            "label.verified",
+            site,
+            &label_source,
+            Some(&operator),
+            json!({"lot": lot, "scanned": udi, "result": "pass"}),
+        )?;
         self.emit("label.reconciled", site, &label_source, Some(&operator), json!({"work_order": work_order, "printed": KIT_LOT_SIZE, "applied": KIT_LOT_SIZE, "destroyed": 0}))?;
         let qa = self.sites[site].qa.clone();
         let qa_source = format!("cli:{qa}");
@@ -676,7 +1016,13 @@ impl<W: Write> Sim<W> {
             self.emit("nonconformance.opened", site, &station_source, Some(&operator), json!({"ncr": ncr, "lot": lot, "description": "pouch print slightly off-centre on some kits"}))?;
             self.emit("nonconformance.dispositioned", site, &qa_source, Some(&qa), json!({"ncr": ncr, "disposition": "use_as_is", "justification": "print fully legible; no effect on sterile barrier"}))?;
         }
-        self.emit("unit.released", site, &qa_source, Some(&qa), json!({"lot": lot}))?;
+        self.emit(
+            "unit.released",
+            site,
+            &qa_source,
+            Some(&qa),
+            json!({"lot": lot}),
+        )?;
         self.to_ship.push((site, "lot", lot, udi));
         self.ship(false)
     }
@@ -717,9 +1063,21 @@ impl<W: Write> Sim<W> {
         let source = format!("cli:{admin}");
         let site = self.sites.len() - 1;
         let leaver = self.sites[site].operators[0].clone();
-        self.emit("role.revoked", site, &source, Some(&admin), json!({"person": leaver, "role": "operator", "reason": "left the company"}))?;
+        self.emit(
+            "role.revoked",
+            site,
+            &source,
+            Some(&admin),
+            json!({"person": leaver, "role": "operator", "reason": "left the company"}),
+        )?;
         let engineer = self.sites[0].engineer.clone();
-        self.emit("key.revoked", 0, &source, Some(&admin), json!({"key": format!("k-{engineer}"), "reason": "laptop reported lost"}))?;
+        self.emit(
+            "key.revoked",
+            0,
+            &source,
+            Some(&admin),
+            json!({"key": format!("k-{engineer}"), "reason": "laptop reported lost"}),
+        )?;
         self.register_key(0, &engineer, &format!("k-{engineer}-2"))
     }
 }
@@ -728,13 +1086,28 @@ impl<W: Write> Sim<W> {
 ///
 /// # Errors
 /// `Config` for a site count outside 1..=26; `Write` if `out` fails.
-pub fn simulate<W: Write>(config: &SimulationConfig, out: W) -> Result<SimulationSummary, SimulateError> {
+pub fn simulate<W: Write>(
+    config: &SimulationConfig,
+    out: W,
+) -> Result<SimulationSummary, SimulateError> {
     if !(1..=26).contains(&config.sites) {
-        return Err(SimulateError::Config(format!("--sites must be between 1 and 26, not {}", config.sites)));
+        return Err(SimulateError::Config(format!(
+            "--sites must be between 1 and 26, not {}",
+            config.sites
+        )));
     }
-    let product = |id, first13: &str, routing, materials, operations, prefix| Product { id, gtin: gtin14(first13), routing, materials, operations, prefix };
+    let product = |id, first13: &str, routing, materials, operations, prefix| Product {
+        id,
+        gtin: gtin14(first13),
+        routing,
+        materials,
+        operations,
+        prefix,
+    };
     let site_count = config.sites as usize;
-    let lapsed_site = SITE_TABLE.get(2 % site_count).map_or("S03".to_owned(), |s| s.0.to_owned());
+    let lapsed_site = SITE_TABLE
+        .get(2 % site_count)
+        .map_or("S03".to_owned(), |s| s.0.to_owned());
     let mut sim = Sim {
         out,
         rng: Rng(config.seed ^ 0x7472_6163_656c_6467),
@@ -744,10 +1117,42 @@ pub fn simulate<W: Write>(config: &SimulationConfig, out: W) -> Result<Simulatio
         sites: Vec::new(),
         admin: "p-0001".to_owned(),
         products: vec![
-            product("PMOD-100", "0539123400010", "R-PMOD", &[("MOT-24V", "1", "EA"), ("PHD-12", "1", "EA")], PMOD_OPS, "PM"),
-            product("INF-3000", "0539123400020", "R-INF", &[("HSG-3000", "1", "EA"), ("BAT-LI4", "1", "EA")], INF_OPS, "IP"),
-            product("NS-200", "0539123400030", "R-NS", &[("CAN-TI2", "1", "EA"), ("LEAD-4C", "2", "EA")], IMP_OPS, "NS"),
-            product("CK-7F", "0539123400040", "R-CK", &[("TUB-7F", "1.2", "m"), ("HUB-7F", "1", "EA"), ("POU-CK", "1", "EA")], KIT_OPS, "CK"),
+            product(
+                "PMOD-100",
+                "0539123400010",
+                "R-PMOD",
+                &[("MOT-24V", "1", "EA"), ("PHD-12", "1", "EA")],
+                PMOD_OPS,
+                "PM",
+            ),
+            product(
+                "INF-3000",
+                "0539123400020",
+                "R-INF",
+                &[("HSG-3000", "1", "EA"), ("BAT-LI4", "1", "EA")],
+                INF_OPS,
+                "IP",
+            ),
+            product(
+                "NS-200",
+                "0539123400030",
+                "R-NS",
+                &[("CAN-TI2", "1", "EA"), ("LEAD-4C", "2", "EA")],
+                IMP_OPS,
+                "NS",
+            ),
+            product(
+                "CK-7F",
+                "0539123400040",
+                "R-CK",
+                &[
+                    ("TUB-7F", "1.2", "m"),
+                    ("HUB-7F", "1", "EA"),
+                    ("POU-CK", "1", "EA"),
+                ],
+                KIT_OPS,
+                "CK",
+            ),
         ],
         lots: Vec::new(),
         lot_counter: 0,
@@ -791,7 +1196,10 @@ pub fn simulate<W: Write>(config: &SimulationConfig, out: W) -> Result<Simulatio
     sim.ship(true)?;
     sim.staff_changes()?;
     sim.out.flush()?;
-    Ok(SimulationSummary { events: sim.events, units: config.units })
+    Ok(SimulationSummary {
+        events: sim.events,
+        units: config.units,
+    })
 }
 
 #[cfg(test)]
@@ -825,7 +1233,10 @@ mod tests {
             assert!(at >= last, "{at} after {last}");
             last = at;
         }
-        let missing: Vec<&&str> = crate::event::EVENT_TYPES.iter().filter(|t| !types.contains(**t)).collect();
+        let missing: Vec<&&str> = crate::event::EVENT_TYPES
+            .iter()
+            .filter(|t| !types.contains(**t))
+            .collect();
         assert!(missing.is_empty(), "missing types: {missing:?}");
     }
 
@@ -839,7 +1250,14 @@ mod tests {
 
     #[test]
     fn site_count_outside_the_alphabet_is_a_config_error() {
-        let result = simulate(&SimulationConfig { units: 1, seed: 1, sites: 0 }, Vec::new());
+        let result = simulate(
+            &SimulationConfig {
+                units: 1,
+                seed: 1,
+                sites: 0,
+            },
+            Vec::new(),
+        );
         assert!(matches!(result, Err(SimulateError::Config(_))));
     }
 }

@@ -93,7 +93,12 @@ pub fn parse_rfc3339_micros(text: &str) -> Option<i64> {
     let (year, month, day) = (number(0..4)?, number(5..7)?, number(8..10)?);
     let (hour, minute, second) = (number(11..13)?, number(14..16)?, number(17..19)?);
     let micros = number(20..26)?;
-    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 || second > 60 {
+    if !(1..=12).contains(&month)
+        || !(1..=31).contains(&day)
+        || hour > 23
+        || minute > 59
+        || second > 60
+    {
         return None;
     }
     let days = days_from_civil(year, month as u32, day as u32);
@@ -125,7 +130,10 @@ mod tests {
         }
         assert_eq!(format_date(days_from_civil(2100, 3, 1) - 1), "2100-02-28");
         let micros = 1_764_064_805_123_456;
-        assert_eq!(parse_rfc3339_micros(&format_rfc3339_micros(micros)), Some(micros));
+        assert_eq!(
+            parse_rfc3339_micros(&format_rfc3339_micros(micros)),
+            Some(micros)
+        );
         assert_eq!(parse_rfc3339_micros("2026-11-25T08:00:00Z"), None);
     }
 }

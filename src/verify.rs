@@ -223,7 +223,11 @@ fn check_record(view: &RecordView<'_>, expected_seq: u64, prev: &RecordHash) -> 
     let columns: [(&'static str, Option<&str>, Option<&str>); 5] = [
         ("id", Some(view.id), Some(&fields.id)),
         ("type", Some(view.event_type), Some(&fields.event_type)),
-        ("occurred_at", Some(view.occurred_at), Some(&fields.occurred_at)),
+        (
+            "occurred_at",
+            Some(view.occurred_at),
+            Some(&fields.occurred_at),
+        ),
         ("site", Some(view.site), Some(&fields.site)),
         ("actor", view.actor, fields.actor.as_deref()),
     ];
@@ -298,7 +302,8 @@ pub fn verify(store: &mut Store, derived: bool) -> Result<VerifyReport, VerifyEr
     if finding.is_none()
         && let Some((claimed_seq, claimed_hash)) = store.claimed_head()?
     {
-        let matches = head.is_some_and(|h| h.seq.to_string() == claimed_seq && h.hash.to_hex() == claimed_hash);
+        let matches = head
+            .is_some_and(|h| h.seq.to_string() == claimed_seq && h.hash.to_hex() == claimed_hash);
         if !matches {
             finding = Some(Finding::HeadMismatch {
                 claimed_seq,

@@ -23,7 +23,9 @@ pub fn run(dir: &Path, units: u64, seed: u64) -> Result<(), CliError> {
     let events_path = dir.join("events.ndjson");
     let ledger_path = dir.join("traceledger.db");
 
-    println!("1. simulating a plant: {units} finished devices over {DEMO_SITES} sites (seed {seed})");
+    println!(
+        "1. simulating a plant: {units} finished devices over {DEMO_SITES} sites (seed {seed})"
+    );
     let file = std::fs::File::create(&events_path)
         .map_err(io(format!("create {}", events_path.display())))?;
     let mut out = std::io::BufWriter::new(file);
@@ -37,7 +39,11 @@ pub fn run(dir: &Path, units: u64, seed: u64) -> Result<(), CliError> {
     )?;
     out.flush()
         .map_err(io(format!("write {}", events_path.display())))?;
-    println!("   {} events written to {}", simulated.events, events_path.display());
+    println!(
+        "   {} events written to {}",
+        simulated.events,
+        events_path.display()
+    );
 
     println!("2. creating the ledger {}", ledger_path.display());
     let mut store = Store::create(&ledger_path)?;
@@ -55,7 +61,9 @@ pub fn run(dir: &Path, units: u64, seed: u64) -> Result<(), CliError> {
             "   ok: {} records, head seq {} hash {}",
             report.records, head.seq, head.hash
         ),
-        (Some(finding), _) => return Err(CliError::Integrity(format!("integrity failure: {finding}"))),
+        (Some(finding), _) => {
+            return Err(CliError::Integrity(format!("integrity failure: {finding}")));
+        }
         (None, None) => println!("   ok: empty ledger"),
     }
 
@@ -93,7 +101,10 @@ fn first_released_unit(store: &Store) -> Result<Option<String>, CliError> {
     store.for_each_logged(&filter, |record, _| {
         let event: serde_json::Value =
             serde_json::from_str(&record.event).unwrap_or(serde_json::Value::Null);
-        match event.pointer("/data/unit").and_then(serde_json::Value::as_str) {
+        match event
+            .pointer("/data/unit")
+            .and_then(serde_json::Value::as_str)
+        {
             Some(found) => {
                 unit = Some(found.to_owned());
                 std::ops::ControlFlow::Break(())

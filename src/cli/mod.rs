@@ -265,8 +265,7 @@ pub(crate) fn run_ingest(
     show_progress: bool,
 ) -> Result<IngestSummary, CliError> {
     let schemas = SchemaSet::load()?;
-    let (reader, len_bytes, name): (Box<dyn BufRead>, Option<u64>, String) = if input_name == "-"
-    {
+    let (reader, len_bytes, name): (Box<dyn BufRead>, Option<u64>, String) = if input_name == "-" {
         (
             Box::new(BufReader::with_capacity(1 << 16, std::io::stdin())),
             None,
@@ -309,12 +308,18 @@ pub(crate) fn run_ingest(
 /// Reports the bad lines and the summary line; an all-or-nothing ingest with bad lines is an
 /// error (exit 2).
 pub(crate) fn finish_ingest(input_name: &str, summary: &IngestSummary) -> Result<(), CliError> {
-    let shown_name = if input_name == "-" { "<stdin>" } else { input_name };
+    let shown_name = if input_name == "-" {
+        "<stdin>"
+    } else {
+        input_name
+    };
     let mut stderr = std::io::stderr().lock();
     for bad in &summary.rejections {
         let _ = writeln!(stderr, "{shown_name}:{}: {}", bad.line, bad.rejection);
     }
-    let unreported = summary.rejected.saturating_sub(summary.rejections.len() as u64);
+    let unreported = summary
+        .rejected
+        .saturating_sub(summary.rejections.len() as u64);
     if unreported > 0 {
         let _ = writeln!(stderr, "... and {unreported} more bad lines");
     }
@@ -379,7 +384,9 @@ fn print_verify(report: &VerifyReport, json: bool) -> Result<(), CliError> {
     } else {
         Err(CliError::Integrity(match &report.finding {
             Some(finding) => format!("integrity failure: {finding}"),
-            None => "integrity failure: the derived entity index does not match the records".to_owned(),
+            None => {
+                "integrity failure: the derived entity index does not match the records".to_owned()
+            }
         }))
     }
 }

@@ -111,9 +111,10 @@ pub fn verify_json(report: &VerifyReport) -> Value {
     let head = report
         .head
         .map(|h| json!({"seq": h.seq, "hash": h.hash.to_hex()}));
-    let finding = report.finding.as_ref().map(|f| {
-        json!({"code": f.code(), "seq": f.seq(), "message": f.to_string()})
-    });
+    let finding = report
+        .finding
+        .as_ref()
+        .map(|f| json!({"code": f.code(), "seq": f.seq(), "message": f.to_string()}));
     let derived = report.derived.as_ref().map(|d| {
         json!({"missing": d.missing, "extra": d.extra, "matches": d.missing == 0 && d.extra == 0})
     });

@@ -159,9 +159,8 @@ impl ValidEvent {
     /// As [`ValidEvent::parse`].
     pub fn from_value(value: Value, schemas: &SchemaSet) -> Result<ValidEvent, Rejection> {
         schemas.validate(&value)?;
-        let canonical = canonical_json(&value).map_err(|e| {
-            Rejection::new(RejectCode::SchemaViolation, None, e.to_string())
-        })?;
+        let canonical = canonical_json(&value)
+            .map_err(|e| Rejection::new(RejectCode::SchemaViolation, None, e.to_string()))?;
         // The schema guarantees these are strings; a miss here is a schema bug, reported as
         // bad input rather than a panic.
         let text = |name: &str| -> Result<String, Rejection> {
@@ -182,7 +181,10 @@ impl ValidEvent {
             event_type: text("type")?,
             occurred_at: text("occurred_at")?,
             site: text("site")?,
-            actor: value.get("actor").and_then(Value::as_str).map(str::to_owned),
+            actor: value
+                .get("actor")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
             canonical,
             value,
         })

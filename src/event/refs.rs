@@ -223,7 +223,12 @@ pub fn entity_refs(event: &Value) -> Vec<EntityRef> {
     if let Some(signatures) = event.get("signatures").and_then(Value::as_array) {
         for (index, signature) in signatures.iter().enumerate() {
             if let Some(signer) = signature.get("signer").and_then(Value::as_str) {
-                c.push(K::Person, References, format!("/signatures/{index}/signer"), signer);
+                c.push(
+                    K::Person,
+                    References,
+                    format!("/signatures/{index}/signer"),
+                    signer,
+                );
             }
             if let Some(key) = signature.get("key").and_then(Value::as_str) {
                 c.push(K::Key, References, format!("/signatures/{index}/key"), key);
@@ -250,13 +255,23 @@ pub fn entity_refs(event: &Value) -> Vec<EntityRef> {
         "routing.released" => {
             c.field("routing", K::Routing, DefinesOrExtends);
             if let Some(version) = routing_version(data) {
-                c.push(K::RoutingVersion, Defines, "/data/version".to_owned(), &version);
+                c.push(
+                    K::RoutingVersion,
+                    Defines,
+                    "/data/version".to_owned(),
+                    &version,
+                );
             }
             c.field("product", K::Product, References);
         }
         "routing.configured" => {
             if let Some(version) = routing_version(data) {
-                c.push(K::RoutingVersion, References, "/data/version".to_owned(), &version);
+                c.push(
+                    K::RoutingVersion,
+                    References,
+                    "/data/version".to_owned(),
+                    &version,
+                );
             }
             c.field("site", K::Site, References);
         }
@@ -302,7 +317,12 @@ pub fn entity_refs(event: &Value) -> Vec<EntityRef> {
             c.field("work_order", K::WorkOrder, Defines);
             c.field("product", K::Product, References);
             if let Some(version) = routing_version(data) {
-                c.push(K::RoutingVersion, References, "/data/version".to_owned(), &version);
+                c.push(
+                    K::RoutingVersion,
+                    References,
+                    "/data/version".to_owned(),
+                    &version,
+                );
             }
             c.field("lot", K::Lot, Mentions);
         }
@@ -404,8 +424,18 @@ mod tests {
             vec![
                 (EntityKind::Site, "GAL", RefRole::References, "/site"),
                 (EntityKind::Lot, "L1", RefRole::References, "/data/lot"),
-                (EntityKind::Lot, "L1-A", RefRole::Defines, "/data/into/0/lot"),
-                (EntityKind::Lot, "L1-B", RefRole::Defines, "/data/into/1/lot"),
+                (
+                    EntityKind::Lot,
+                    "L1-A",
+                    RefRole::Defines,
+                    "/data/into/0/lot"
+                ),
+                (
+                    EntityKind::Lot,
+                    "L1-B",
+                    RefRole::Defines,
+                    "/data/into/1/lot"
+                ),
             ]
         );
     }

@@ -5,7 +5,7 @@
 //! turns their findings into a [`Rejection`] that names the field.
 
 use super::{EVENT_TYPES, RejectCode, Rejection};
-use jsonschema::{Registry, Validator, ValidationError, error::ValidationErrorKind};
+use jsonschema::{Registry, ValidationError, Validator, error::ValidationErrorKind};
 use serde_json::Value;
 use std::collections::HashMap;
 
@@ -14,44 +14,158 @@ const ENVELOPE: &str = include_str!("../../schemas/envelope.schema.json");
 
 /// One schema per type of [`EVENT_TYPES`], same order; a unit test keeps the two in step.
 const TYPE_SCHEMAS: &[(&str, &str)] = &[
-    ("site.registered", include_str!("../../schemas/site.registered.schema.json")),
-    ("person.registered", include_str!("../../schemas/person.registered.schema.json")),
-    ("person.qualified", include_str!("../../schemas/person.qualified.schema.json")),
-    ("role.granted", include_str!("../../schemas/role.granted.schema.json")),
-    ("role.revoked", include_str!("../../schemas/role.revoked.schema.json")),
-    ("key.registered", include_str!("../../schemas/key.registered.schema.json")),
-    ("key.revoked", include_str!("../../schemas/key.revoked.schema.json")),
-    ("equipment.registered", include_str!("../../schemas/equipment.registered.schema.json")),
-    ("equipment.calibrated", include_str!("../../schemas/equipment.calibrated.schema.json")),
-    ("product.defined", include_str!("../../schemas/product.defined.schema.json")),
-    ("routing.released", include_str!("../../schemas/routing.released.schema.json")),
-    ("routing.configured", include_str!("../../schemas/routing.configured.schema.json")),
-    ("change.released", include_str!("../../schemas/change.released.schema.json")),
-    ("lot.received", include_str!("../../schemas/lot.received.schema.json")),
-    ("lot.dispositioned", include_str!("../../schemas/lot.dispositioned.schema.json")),
-    ("lot.split", include_str!("../../schemas/lot.split.schema.json")),
-    ("lot.merged", include_str!("../../schemas/lot.merged.schema.json")),
-    ("lot.produced", include_str!("../../schemas/lot.produced.schema.json")),
-    ("work_order.released", include_str!("../../schemas/work_order.released.schema.json")),
-    ("unit.started", include_str!("../../schemas/unit.started.schema.json")),
-    ("material.consumed", include_str!("../../schemas/material.consumed.schema.json")),
-    ("component.installed", include_str!("../../schemas/component.installed.schema.json")),
-    ("component.removed", include_str!("../../schemas/component.removed.schema.json")),
-    ("step.completed", include_str!("../../schemas/step.completed.schema.json")),
-    ("environment.recorded", include_str!("../../schemas/environment.recorded.schema.json")),
-    ("label.printed", include_str!("../../schemas/label.printed.schema.json")),
-    ("label.verified", include_str!("../../schemas/label.verified.schema.json")),
-    ("label.reconciled", include_str!("../../schemas/label.reconciled.schema.json")),
-    ("nonconformance.opened", include_str!("../../schemas/nonconformance.opened.schema.json")),
-    ("nonconformance.dispositioned", include_str!("../../schemas/nonconformance.dispositioned.schema.json")),
-    ("unit.reworked", include_str!("../../schemas/unit.reworked.schema.json")),
-    ("unit.scrapped", include_str!("../../schemas/unit.scrapped.schema.json")),
-    ("unit.released", include_str!("../../schemas/unit.released.schema.json")),
-    ("unit.shipped", include_str!("../../schemas/unit.shipped.schema.json")),
-    ("complaint.received", include_str!("../../schemas/complaint.received.schema.json")),
-    ("unit.serviced", include_str!("../../schemas/unit.serviced.schema.json")),
-    ("signature.applied", include_str!("../../schemas/signature.applied.schema.json")),
-    ("correction.recorded", include_str!("../../schemas/correction.recorded.schema.json")),
+    (
+        "site.registered",
+        include_str!("../../schemas/site.registered.schema.json"),
+    ),
+    (
+        "person.registered",
+        include_str!("../../schemas/person.registered.schema.json"),
+    ),
+    (
+        "person.qualified",
+        include_str!("../../schemas/person.qualified.schema.json"),
+    ),
+    (
+        "role.granted",
+        include_str!("../../schemas/role.granted.schema.json"),
+    ),
+    (
+        "role.revoked",
+        include_str!("../../schemas/role.revoked.schema.json"),
+    ),
+    (
+        "key.registered",
+        include_str!("../../schemas/key.registered.schema.json"),
+    ),
+    (
+        "key.revoked",
+        include_str!("../../schemas/key.revoked.schema.json"),
+    ),
+    (
+        "equipment.registered",
+        include_str!("../../schemas/equipment.registered.schema.json"),
+    ),
+    (
+        "equipment.calibrated",
+        include_str!("../../schemas/equipment.calibrated.schema.json"),
+    ),
+    (
+        "product.defined",
+        include_str!("../../schemas/product.defined.schema.json"),
+    ),
+    (
+        "routing.released",
+        include_str!("../../schemas/routing.released.schema.json"),
+    ),
+    (
+        "routing.configured",
+        include_str!("../../schemas/routing.configured.schema.json"),
+    ),
+    (
+        "change.released",
+        include_str!("../../schemas/change.released.schema.json"),
+    ),
+    (
+        "lot.received",
+        include_str!("../../schemas/lot.received.schema.json"),
+    ),
+    (
+        "lot.dispositioned",
+        include_str!("../../schemas/lot.dispositioned.schema.json"),
+    ),
+    (
+        "lot.split",
+        include_str!("../../schemas/lot.split.schema.json"),
+    ),
+    (
+        "lot.merged",
+        include_str!("../../schemas/lot.merged.schema.json"),
+    ),
+    (
+        "lot.produced",
+        include_str!("../../schemas/lot.produced.schema.json"),
+    ),
+    (
+        "work_order.released",
+        include_str!("../../schemas/work_order.released.schema.json"),
+    ),
+    (
+        "unit.started",
+        include_str!("../../schemas/unit.started.schema.json"),
+    ),
+    (
+        "material.consumed",
+        include_str!("../../schemas/material.consumed.schema.json"),
+    ),
+    (
+        "component.installed",
+        include_str!("../../schemas/component.installed.schema.json"),
+    ),
+    (
+        "component.removed",
+        include_str!("../../schemas/component.removed.schema.json"),
+    ),
+    (
+        "step.completed",
+        include_str!("../../schemas/step.completed.schema.json"),
+    ),
+    (
+        "environment.recorded",
+        include_str!("../../schemas/environment.recorded.schema.json"),
+    ),
+    (
+        "label.printed",
+        include_str!("../../schemas/label.printed.schema.json"),
+    ),
+    (
+        "label.verified",
+        include_str!("../../schemas/label.verified.schema.json"),
+    ),
+    (
+        "label.reconciled",
+        include_str!("../../schemas/label.reconciled.schema.json"),
+    ),
+    (
+        "nonconformance.opened",
+        include_str!("../../schemas/nonconformance.opened.schema.json"),
+    ),
+    (
+        "nonconformance.dispositioned",
+        include_str!("../../schemas/nonconformance.dispositioned.schema.json"),
+    ),
+    (
+        "unit.reworked",
+        include_str!("../../schemas/unit.reworked.schema.json"),
+    ),
+    (
+        "unit.scrapped",
+        include_str!("../../schemas/unit.scrapped.schema.json"),
+    ),
+    (
+        "unit.released",
+        include_str!("../../schemas/unit.released.schema.json"),
+    ),
+    (
+        "unit.shipped",
+        include_str!("../../schemas/unit.shipped.schema.json"),
+    ),
+    (
+        "complaint.received",
+        include_str!("../../schemas/complaint.received.schema.json"),
+    ),
+    (
+        "unit.serviced",
+        include_str!("../../schemas/unit.serviced.schema.json"),
+    ),
+    (
+        "signature.applied",
+        include_str!("../../schemas/signature.applied.schema.json"),
+    ),
+    (
+        "correction.recorded",
+        include_str!("../../schemas/correction.recorded.schema.json"),
+    ),
 ];
 
 /// How many schema findings one rejection message lists before it says "and N more".
@@ -166,7 +280,11 @@ fn findings<'a>(prefix: &str, errors: impl Iterator<Item = ValidationError<'a>>)
         let field = field_of(prefix, &error);
         if texts.len() < FINDINGS_SHOWN_MAX {
             let rule = error.kind().keyword().to_owned();
-            let shown_at = if field.is_empty() { "/" } else { field.as_str() };
+            let shown_at = if field.is_empty() {
+                "/"
+            } else {
+                field.as_str()
+            };
             texts.push(format!("{shown_at}: {error} (rule {rule})"));
         }
         first_field.get_or_insert(field);

@@ -12,7 +12,9 @@
 use crate::chain::{GENESIS_PREV, Record, RecordHash};
 use crate::event::{EntityKind, EntityRef, RefRole, ValidEvent};
 use crate::time;
-use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior, params};
+use rusqlite::{
+    Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior, params,
+};
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -102,14 +104,16 @@ pub struct LogFilter {
     pub limit: Option<u64>,
 }
 
+/// One row of the entity index: (seq, kind, entity, role code).
+pub type DerivedRow = (i64, String, String, i64);
+
 /// Differences between the stored entity index and one recomputed from the records.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DerivedDiff {
     pub missing: u64,
     pub extra: u64,
-    /// (seq, kind, entity, role) of the first missing and the first extra row.
-    pub first_missing: Option<(i64, String, String, i64)>,
-    pub first_extra: Option<(i64, String, String, i64)>,
+    pub first_missing: Option<DerivedRow>,
+    pub first_extra: Option<DerivedRow>,
 }
 
 pub struct Store {
@@ -257,11 +261,17 @@ impl Store {
     pub fn claimed_head(&self) -> Result<Option<(String, String)>, StoreError> {
         let seq: Option<String> = self
             .conn
-            .query_row("SELECT value FROM meta WHERE key = 'head_seq'", [], |row| row.get(0))
+            .query_row("SELECT value FROM meta WHERE key = 'head_seq'", [], |row| {
+                row.get(0)
+            })
             .optional()?;
         let hash: Option<String> = self
             .conn
-            .query_row("SELECT value FROM meta WHERE key = 'head_hash'", [], |row| row.get(0))
+            .query_row(
+                "SELECT value FROM meta WHERE key = 'head_hash'",
+                [],
+                |row| row.get(0),
+            )
             .optional()?;
         Ok(seq.zip(hash))
     }
@@ -399,12 +409,14 @@ impl Store {
                 seq INTEGER NOT NULL, PRIMARY KEY (entity, kind, role, seq)) WITHOUT ROWID;",
         )?;
         fill_refs(&tx, "temp.expected_refs", &refs_of)?;
-        let side = |from: &str, minus: &str| -> Result<(u64, Option<(i64, String, String, i64)>), StoreError> {
+        let side = |from: &str, minus: &str| -> Result<(u64, Option<DerivedRow>), StoreError> {
             let query = format!(
                 "SELECT seq, kind, entity, role FROM {from} EXCEPT SELECT seq, kind, entity, role FROM {minus} ORDER BY 1"
             );
             let count: i64 =
-                tx.query_row(&format!("SELECT COUNT(*) FROM ({query})"), [], |row| row.get(0))?;
+                tx.query_row(&format!("SELECT COUNT(*) FROM ({query})"), [], |row| {
+                    row.get(0)
+                })?;
             let first = tx
                 .query_row(&format!("{query} LIMIT 1"), [], |row| {
                     Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
@@ -493,13 +505,19 @@ fn record_view<'r>(row: &'r rusqlite::Row<'_>) -> Result<RecordView<'r>, StoreEr
             ValueRef::Text(bytes) => {
                 std::str::from_utf8(bytes).map_err(|e| unreadable(column, e.to_string()))
             }
-            other => Err(unreadable(column, format!("{:?} instead of text", other.data_type()))),
+            other => Err(unreadable(
+                column,
+                format!("{:?} instead of text", other.data_type()),
+            )),
         }
     };
     let blob = |index: usize, column: &str| -> Result<&'r [u8], StoreError> {
         match row.get_ref(index)? {
             ValueRef::Blob(bytes) => Ok(bytes),
-            other => Err(unreadable(column, format!("{:?} instead of a blob", other.data_type()))),
+            other => Err(unreadable(
+                column,
+                format!("{:?} instead of a blob", other.data_type()),
+            )),
         }
     };
     let actor = match row.get_ref(5)? {
@@ -533,8 +551,10 @@ pub fn record_from_view(view: &RecordView<'_>) -> Result<Record, StoreError> {
     Ok(Record {
         seq: u64::try_from(view.seq).map_err(|_| unreadable("negative seq"))?,
         recorded_at: view.recorded_at.to_owned(),
-        prev: RecordHash::from_slice(view.prev).ok_or_else(|| unreadable("prev is not 32 bytes"))?,
-        hash: RecordHash::from_slice(view.hash).ok_or_else(|| unreadable("hash is not 32 bytes"))?,
+        prev: RecordHash::from_slice(view.prev)
+            .ok_or_else(|| unreadable("prev is not 32 bytes"))?,
+        hash: RecordHash::from_slice(view.hash)
+            .ok_or_else(|| unreadable("hash is not 32 bytes"))?,
         event: view.event.to_owned(),
     })
 }

@@ -27,9 +27,18 @@ fn number_canonicalization_vectors_hold() {
 fn record_hash_vectors_hold_and_chain() {
     let doc = doc();
     assert_eq!(RECORD_HASH_DOMAIN, b"traceledger/record/v1\0");
-    let inputs: Vec<&str> = doc.lines().filter_map(|l| l.strip_prefix("input: ")).collect();
-    let canonicals: Vec<&str> = doc.lines().filter_map(|l| l.strip_prefix("canonical: ")).collect();
-    let hashes: Vec<&str> = doc.lines().filter_map(|l| l.strip_prefix("hash: ")).collect();
+    let inputs: Vec<&str> = doc
+        .lines()
+        .filter_map(|l| l.strip_prefix("input: "))
+        .collect();
+    let canonicals: Vec<&str> = doc
+        .lines()
+        .filter_map(|l| l.strip_prefix("canonical: "))
+        .collect();
+    let hashes: Vec<&str> = doc
+        .lines()
+        .filter_map(|l| l.strip_prefix("hash: "))
+        .collect();
     assert_eq!(inputs.len(), 3);
     assert_eq!(canonicals.len(), 3);
     assert_eq!(hashes.len(), 3);

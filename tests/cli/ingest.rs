@@ -95,7 +95,10 @@ fn duplicates_are_skipped_across_runs_and_within_one_input() {
     let input = fresh.file("twice.ndjson");
     std::fs::write(&input, format!("{first}\n{reordered}\n")).unwrap();
     let out = stdout_of(fresh.run(&["ingest", input.to_str().unwrap()]));
-    assert!(out.contains("1 recorded, 1 duplicates, 0 rejected"), "{out}");
+    assert!(
+        out.contains("1 recorded, 1 duplicates, 0 rejected"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -120,7 +123,11 @@ fn expected_bad_lines() -> serde_json::Value {
 fn every_bad_file_is_refused_whole_with_each_line_named() {
     let expected = expected_bad_lines();
     let files = expected.as_object().unwrap();
-    assert!(files.len() >= 10, "expected.json lists {} files", files.len());
+    assert!(
+        files.len() >= 10,
+        "expected.json lists {} files",
+        files.len()
+    );
     for (name, bad_lines) in files {
         if name.starts_with('_') {
             continue;
@@ -131,14 +138,21 @@ fn every_bad_file_is_refused_whole_with_each_line_named() {
         let shown = path.to_str().unwrap();
         let output = ledger.run(&["ingest", shown]).output().unwrap();
         let stderr = String::from_utf8_lossy(&output.stderr);
-        assert_eq!(output.status.code(), Some(EXIT_BAD_INPUT), "{name}: {stderr}");
+        assert_eq!(
+            output.status.code(),
+            Some(EXIT_BAD_INPUT),
+            "{name}: {stderr}"
+        );
         assert_eq!(ledger.count(), before, "{name}: something was written");
         let reported: Vec<&str> = stderr.lines().filter(|l| l.starts_with(shown)).collect();
         let bad_lines = bad_lines.as_array().unwrap();
         assert_eq!(reported.len(), bad_lines.len(), "{name}: {stderr}");
         for (bad, line) in bad_lines.iter().zip(&reported) {
             let prefix = format!("{shown}:{}: {}", bad["line"], bad["code"].as_str().unwrap());
-            assert!(line.starts_with(&prefix), "{name}: want {prefix}, got {line}");
+            assert!(
+                line.starts_with(&prefix),
+                "{name}: want {prefix}, got {line}"
+            );
             if let Some(field) = bad["field"].as_str() {
                 assert!(line.contains(field), "{name}: {line} does not name {field}");
             }
@@ -152,7 +166,11 @@ fn every_bad_file_is_refused_whole_with_each_line_named() {
 fn with_a_rejects_file_the_good_lines_are_recorded_and_the_bad_ones_kept() {
     let expected = expected_bad_lines();
     let good_lines = &expected["_good_lines"];
-    for name in ["mixed.ndjson", "unknown-reference.ndjson", "invalid-utf8.ndjson"] {
+    for name in [
+        "mixed.ndjson",
+        "unknown-reference.ndjson",
+        "invalid-utf8.ndjson",
+    ] {
         let ledger = Ledger::with_plant();
         let before = ledger.count();
         let rejects = ledger.file("rejects.ndjson");
@@ -188,12 +206,14 @@ fn with_a_rejects_file_the_good_lines_are_recorded_and_the_bad_ones_kept() {
 fn an_id_reused_with_other_content_is_a_conflict() {
     let ledger = Ledger::with_plant();
     let first = std::fs::read_to_string(fixture("plant-small.ndjson")).unwrap();
-    let mut value: serde_json::Value =
-        serde_json::from_str(first.lines().next().unwrap()).unwrap();
+    let mut value: serde_json::Value = serde_json::from_str(first.lines().next().unwrap()).unwrap();
     value["occurred_at"] = "2020-01-01T00:00:00Z".into();
     let input = ledger.file("conflict.ndjson");
     std::fs::write(&input, format!("{value}\n")).unwrap();
-    let output = ledger.run(&["ingest", input.to_str().unwrap()]).output().unwrap();
+    let output = ledger
+        .run(&["ingest", input.to_str().unwrap()])
+        .output()
+        .unwrap();
     assert_eq!(output.status.code(), Some(EXIT_BAD_INPUT));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
@@ -208,10 +228,16 @@ fn more_than_a_hundred_bad_lines_are_counted_not_listed() {
     let input = ledger.file("garbage.ndjson");
     let garbage: String = (0..150).map(|i| format!("{{\"broken\": {i}\n")).collect();
     std::fs::write(&input, garbage).unwrap();
-    let output = ledger.run(&["ingest", input.to_str().unwrap()]).output().unwrap();
+    let output = ledger
+        .run(&["ingest", input.to_str().unwrap()])
+        .output()
+        .unwrap();
     assert_eq!(output.status.code(), Some(EXIT_BAD_INPUT));
     let stderr = String::from_utf8_lossy(&output.stderr);
-    let listed = stderr.lines().filter(|l| l.contains(": invalid_json")).count();
+    let listed = stderr
+        .lines()
+        .filter(|l| l.contains(": invalid_json"))
+        .count();
     assert_eq!(listed, 100);
     assert!(stderr.contains("... and 50 more bad lines"), "{stderr}");
     assert!(!stderr.contains("garbage.ndjson:150:"));
@@ -220,7 +246,10 @@ fn more_than_a_hundred_bad_lines_are_counted_not_listed() {
 #[test]
 fn a_missing_input_or_ledger_is_a_clear_error() {
     let ledger = Ledger::new();
-    let output = ledger.run(&["ingest", "no/such/file.ndjson"]).output().unwrap();
+    let output = ledger
+        .run(&["ingest", "no/such/file.ndjson"])
+        .output()
+        .unwrap();
     assert_eq!(output.status.code(), Some(EXIT_BAD_INPUT));
     assert!(String::from_utf8_lossy(&output.stderr).contains("no/such/file.ndjson"));
 
@@ -265,7 +294,13 @@ fn a_ledger_of_another_schema_version_is_refused_not_migrated() {
 fn simulated(dir: &std::path::Path, units: u64, seed: u64) -> std::path::PathBuf {
     let path = dir.join(format!("sim-{units}-{seed}.ndjson"));
     let output = traceledger()
-        .args(["simulate", "--units", &units.to_string(), "--seed", &seed.to_string()])
+        .args([
+            "simulate",
+            "--units",
+            &units.to_string(),
+            "--seed",
+            &seed.to_string(),
+        ])
         .output()
         .unwrap();
     assert!(output.status.success());
@@ -339,7 +374,10 @@ fn kill_dash_nine_mid_ingest_leaves_all_or_nothing_and_a_rerun_records_the_rest(
         .run(&["ingest", fixture_path.to_str().unwrap()])
         .assert()
         .success();
-    assert_eq!(ledger.count(), before + non_blank_lines(&fixture_path) as i64);
+    assert_eq!(
+        ledger.count(),
+        before + non_blank_lines(&fixture_path) as i64
+    );
     ledger.run(&["verify"]).assert().success();
 }
 
@@ -355,7 +393,11 @@ fn a_simulated_plant_ingests_cleanly_and_is_deterministic() {
         .unwrap()
         .stdout;
     assert_eq!(first, again, "same seed, same bytes");
-    assert_ne!(std::fs::read(&b).unwrap(), again, "another seed, another plant");
+    assert_ne!(
+        std::fs::read(&b).unwrap(),
+        again,
+        "another seed, another plant"
+    );
 
     let ledger = Ledger::new();
     let out = stdout_of(ledger.run(&["ingest", a.to_str().unwrap()]));

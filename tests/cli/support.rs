@@ -8,7 +8,9 @@ pub const EXIT_BAD_INPUT: i32 = 2;
 pub const EXIT_ENVIRONMENT: i32 = 3;
 
 pub fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(name)
 }
 
 /// The binary, with the ledger environment variable cleared so tests never touch a real one.
@@ -89,6 +91,6 @@ pub fn non_blank_lines(path: &Path) -> usize {
         .count()
 }
 
-pub fn stdout_of(command: &mut Command) -> String {
+pub fn stdout_of(mut command: Command) -> String {
     String::from_utf8(command.output().unwrap().stdout).unwrap()
 }

@@ -54,24 +54,36 @@ fn a_byte_edited_in_the_file_is_a_hash_mismatch_at_its_seq() {
     let seq = 7i64;
     let event: String = ledger
         .sqlite()
-        .query_row("SELECT event FROM records WHERE seq = ?1", [seq], |r| r.get(0))
+        .query_row("SELECT event FROM records WHERE seq = ?1", [seq], |r| {
+            r.get(0)
+        })
         .unwrap();
     // No -wal left behind: the CLI's last connection checkpointed it into the main file.
     let mut bytes = std::fs::read(&ledger.path).unwrap();
-    let at = bytes
+    // The text can appear more than once: SQLite leaves stale copies of moved cells in a
+    // page's free space. Edit every copy, as an attacker who cannot tell them apart would.
+    let places: Vec<usize> = bytes
         .windows(event.len())
-        .position(|w| w == event.as_bytes())
-        .expect("the event text is stored contiguously in the file");
-    let target = at + event.len() / 2;
-    // Swap one character for another of the same kind so the JSON stays well-formed.
-    bytes[target] = match bytes[target] {
-        b'0'..=b'8' => bytes[target] + 1,
-        b'9' => b'0',
-        b'a'..=b'y' | b'A'..=b'Y' => bytes[target] + 1,
-        b'z' => b'a',
-        b'Z' => b'A',
-        other => other ^ 0x01,
-    };
+        .enumerate()
+        .filter(|(_, w)| *w == event.as_bytes())
+        .map(|(at, _)| at)
+        .collect();
+    assert!(
+        !places.is_empty(),
+        "the event text is stored contiguously in the file"
+    );
+    for at in places {
+        let target = at + event.len() / 2;
+        // Swap one character for another of the same kind so the JSON stays well-formed.
+        bytes[target] = match bytes[target] {
+            b'0'..=b'8' => bytes[target] + 1,
+            b'9' => b'0',
+            b'a'..=b'y' | b'A'..=b'Y' => bytes[target] + 1,
+            b'z' => b'a',
+            b'Z' => b'A',
+            other => other ^ 0x01,
+        };
+    }
     std::fs::write(&ledger.path, bytes).unwrap();
     assert_caught(&ledger, "hash_mismatch", seq);
 }
@@ -101,10 +113,12 @@ fn a_row_deleted_from_the_middle_is_a_gap() {
         .unwrap();
     drop(connection);
     let report = assert_caught(&ledger, "seq_gap", 20);
-    assert!(report["finding"]["message"]
-        .as_str()
-        .unwrap()
-        .contains("record 20 is missing"));
+    assert!(
+        report["finding"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("record 20 is missing")
+    );
 }
 
 #[test]
@@ -130,18 +144,31 @@ fn a_forged_row_inserted_with_a_recomputed_hash_breaks_the_next_link() {
     drop_triggers(&connection);
     let at = 15i64;
     let prev: Vec<u8> = connection
-        .query_row("SELECT hash FROM records WHERE seq = ?1", [at - 1], |r| r.get(0))
+        .query_row("SELECT hash FROM records WHERE seq = ?1", [at - 1], |r| {
+            r.get(0)
+        })
         .unwrap();
-    let (event, recorded_at, id, event_type, occurred_at, site): (String, String, String, String, String, String) =
-        connection
-            .query_row(
-                "SELECT event, recorded_at, id, type, occurred_at, site FROM records WHERE seq = ?1",
-                [at],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
-            )
-            .unwrap();
+    type Row = (
+        String,
+        String,
+        String,
+        String,
+        String,
+        String,
+        Option<String>,
+    );
+    let (event, recorded_at, id, event_type, occurred_at, site, actor): Row = connection
+        .query_row(
+            "SELECT event, recorded_at, id, type, occurred_at, site, actor FROM records WHERE seq = ?1",
+            [at],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?)),
+        )
+        .unwrap();
     let forged_id = format!("{id}-forged");
-    let forged_event = event.replace(&format!("\"id\":\"{id}\""), &format!("\"id\":\"{forged_id}\""));
+    let forged_event = event.replace(
+        &format!("\"id\":\"{id}\""),
+        &format!("\"id\":\"{forged_id}\""),
+    );
     assert_ne!(forged_event, event);
     let prev = RecordHash::from_slice(&prev).unwrap();
     let hash = record_hash(at as u64, &recorded_at, &prev, &forged_event);
@@ -154,8 +181,8 @@ fn a_forged_row_inserted_with_a_recomputed_hash_breaks_the_next_link() {
     connection
         .execute(
             "INSERT INTO records (seq, id, type, occurred_at, site, actor, recorded_at, prev, hash, event)
-             VALUES (?1, ?2, ?3, ?4, ?5, NULL, ?6, ?7, ?8, ?9)",
-            params![at, forged_id, event_type, occurred_at, site, recorded_at, &prev.0[..], &hash.0[..], forged_event],
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            params![at, forged_id, event_type, occurred_at, site, actor, recorded_at, &prev.0[..], &hash.0[..], forged_event],
         )
         .unwrap();
     drop(connection);
@@ -182,7 +209,10 @@ fn an_edited_index_column_is_caught_even_though_the_hash_does_not_cover_it() {
     let connection = ledger.sqlite();
     drop_triggers(&connection);
     connection
-        .execute("UPDATE records SET type = 'unit.released' WHERE seq = 9", [])
+        .execute(
+            "UPDATE records SET type = 'unit.released' WHERE seq = 9",
+            [],
+        )
         .unwrap();
     drop(connection);
     assert_caught(&ledger, "column_mismatch", 9);
@@ -218,7 +248,10 @@ fn a_tampered_entity_index_is_found_by_verify_derived_and_fixed_by_rebuild() {
     let output = ledger.run(&["verify", "--derived"]).output().unwrap();
     assert_eq!(output.status.code(), Some(EXIT_INTEGRITY));
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(stdout.contains("rows missing") && stdout.contains("GHOST-LOT"), "{stdout}");
+    assert!(
+        stdout.contains("rows missing") && stdout.contains("GHOST-LOT"),
+        "{stdout}"
+    );
     ledger.run(&["rebuild"]).assert().success();
     ledger.run(&["verify", "--derived"]).assert().success();
 }

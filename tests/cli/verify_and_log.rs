@@ -9,7 +9,11 @@ fn verify_prints_a_one_line_summary_with_the_head() {
     let count = ledger.count();
     let head: Vec<u8> = ledger
         .sqlite()
-        .query_row("SELECT hash FROM records ORDER BY seq DESC LIMIT 1", [], |r| r.get(0))
+        .query_row(
+            "SELECT hash FROM records ORDER BY seq DESC LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
         .unwrap();
     let head = RecordHash::from_slice(&head).unwrap();
     let out = stdout_of(ledger.run(&["verify"]));
@@ -34,8 +38,10 @@ fn an_empty_ledger_verifies() {
 fn log_json_prints_full_records_that_rehash_to_their_hash() {
     let ledger = Ledger::with_plant();
     let out = stdout_of(ledger.run(&["log", "--json"]));
-    let records: Vec<serde_json::Value> =
-        out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let records: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(records.len() as i64, ledger.count());
     let mut prev = "0".repeat(64);
     for (index, record) in records.iter().enumerate() {
@@ -62,7 +68,11 @@ fn log_filters_by_type_entity_and_seq_range() {
         full.extend_from_slice(args);
         stdout_of(ledger.run(&full))
             .lines()
-            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["seq"].as_u64().unwrap())
+            .map(|l| {
+                serde_json::from_str::<serde_json::Value>(l).unwrap()["seq"]
+                    .as_u64()
+                    .unwrap()
+            })
             .collect()
     };
     assert_eq!(seqs(&["--from", "5", "--to", "9"]), vec![5, 6, 7, 8, 9]);
