@@ -10,7 +10,7 @@
 //! a callback).
 
 use crate::event::{
-    EntityKind, RefRole, RejectCode, Rejection, SchemaSet, ValidEvent, entity_refs,
+    EntityKind, EntityRef, RefRole, RejectCode, Rejection, SchemaSet, ValidEvent, entity_refs,
 };
 use crate::store::{Appender, Store, StoreError};
 use std::collections::HashSet;
@@ -51,7 +51,7 @@ pub struct LineRejection {
 /// Where the lines come from, as named in messages (`FILE:LINE: ...`).
 pub struct Input<'a> {
     pub name: String,
-    pub reader: Box<dyn BufRead + 'a>,
+    pub reader: Box<dyn BufRead + Send + 'a>,
     /// Total bytes, when known (a file), for progress.
     pub len_bytes: Option<u64>,
 }
@@ -102,7 +102,30 @@ enum LineOutcome {
     Duplicate,
 }
 
+/// Lines travel from the decoding thread to the writing thread in batches of this many; the
+/// channel holds [`BATCHES_IN_FLIGHT`] of them, which bounds memory whatever the input size.
+const BATCH_LINES: usize = 512;
+const BATCHES_IN_FLIGHT: usize = 8;
+/// Entities known to exist are remembered (so most reference checks need no query) up to
+/// this many; then the memory is cleared and refilled, keeping memory flat.
+const KNOWN_ENTITIES_MAX: usize = 500_000;
+
+/// One input line after the first stage: decoded, validated and its references listed.
+struct PreparedLine {
+    line: u64,
+    bytes_read: u64,
+    outcome: Result<(ValidEvent, Vec<EntityRef>), Rejection>,
+    /// The line as sent, kept only when a rejects file wants it.
+    raw: Option<Vec<u8>>,
+}
+
+type Batch = Result<Vec<PreparedLine>, std::io::Error>;
+
 /// Reads `input` into the ledger.
+///
+/// Two stages on two threads: one reads, decodes, validates and canonicalizes lines (pure
+/// work), the other checks them against the ledger and appends them, in input order. The
+/// order of records is the order of lines.
 ///
 /// # Errors
 /// I/O on the input or the rejects file, or a database error; in each case nothing of this
@@ -110,71 +133,33 @@ enum LineOutcome {
 pub fn ingest(
     store: &mut Store,
     schemas: &SchemaSet,
-    mut input: Input<'_>,
+    input: Input<'_>,
     options: &IngestOptions,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<IngestSummary, IngestError> {
     let started = Instant::now();
-    let mut summary = IngestSummary::default();
     let mut rejects = match &options.rejects {
         Some(path) => Some(RejectsFile::create(path)?),
         None => None,
     };
+    let keep_raw = rejects.is_some();
+    let Input { name, reader, .. } = input;
     let mut appender = store.begin_append()?;
-    let mut buffer = Vec::with_capacity(4096);
-    let mut bytes_read = 0u64;
-    let mut line_number = 0u64;
-    loop {
-        let read =
-            read_line(&mut input.reader, &mut buffer).map_err(|source| IngestError::Read {
-                name: input.name.clone(),
-                source,
-            })?;
-        let Some(line_len) = read else { break };
-        bytes_read += line_len as u64;
-        line_number += 1;
-        let decoded = decode_line(&buffer, line_number == 1, line_len);
-        let outcome = match decoded {
-            Ok(None) => continue,
-            Ok(Some(text)) => process_line(&mut appender, schemas, text)?,
-            Err(rejection) => Err(rejection),
-        };
-        summary.lines += 1;
-        match outcome {
-            Ok(LineOutcome::Recorded(seq)) => {
-                summary.recorded += 1;
-                summary.first_seq.get_or_insert(seq);
-                summary.last_seq = Some(seq);
-            }
-            Ok(LineOutcome::Duplicate) => summary.duplicates += 1,
-            Err(rejection) => {
-                summary.rejected += 1;
-                if let Some(file) = rejects.as_mut() {
-                    file.write(
-                        line_number,
-                        &rejection,
-                        &buffer[..buffer.len().min(line_len)],
-                    )?;
-                }
-                if summary.rejections.len() < REPORTED_REJECTIONS_MAX {
-                    summary.rejections.push(LineRejection {
-                        line: line_number,
-                        rejection,
-                    });
-                }
-            }
-        }
-        if line_number.is_multiple_of(4096) {
-            progress(Progress {
-                bytes_read,
-                lines: line_number,
-            });
-        }
-    }
-    progress(Progress {
-        bytes_read,
-        lines: line_number,
+    let (sender, receiver) = std::sync::mpsc::sync_channel::<Batch>(BATCHES_IN_FLIGHT);
+    let written = std::thread::scope(|scope| {
+        scope.spawn(move || prepare_lines(reader, schemas, keep_raw, &sender));
+        let written = write_lines(&mut appender, &receiver, rejects.as_mut(), progress, &name);
+        // Dropping the receiver stops the reader if writing failed half-way.
+        drop(receiver);
+        written
     });
+    let mut summary = match written {
+        Ok(summary) => summary,
+        Err(e) => {
+            // Dropping the appender rolls the transaction back.
+            return Err(e);
+        }
+    };
     let commit = summary.rejected == 0 || rejects.is_some();
     if commit {
         // The rejects file is complete before the records are committed, so a reported
@@ -193,43 +178,219 @@ pub fn ingest(
     Ok(summary)
 }
 
-/// Validates one decoded line and appends it. `Err` only for database errors; a refused line
-/// is `Ok(Err(rejection))`.
-fn process_line(
-    appender: &mut Appender<'_>,
+/// The first stage: everything that needs no ledger. Stops at the end of input, at a read
+/// error (sent on), or when the writing stage has hung up.
+fn prepare_lines(
+    mut reader: Box<dyn BufRead + Send + '_>,
     schemas: &SchemaSet,
-    text: &str,
-) -> Result<Result<LineOutcome, Rejection>, StoreError> {
-    let event = match ValidEvent::parse(text, schemas) {
-        Ok(event) => event,
-        Err(rejection) => return Ok(Err(rejection)),
-    };
-    if let Some(stored) = appender.find_event(&event.id)? {
-        if stored.event == event.canonical {
-            return Ok(Ok(LineOutcome::Duplicate));
+    keep_raw: bool,
+    sender: &std::sync::mpsc::SyncSender<Batch>,
+) {
+    let mut buffer = Vec::with_capacity(4096);
+    let mut batch = Vec::with_capacity(BATCH_LINES);
+    let (mut bytes_read, mut line) = (0u64, 0u64);
+    loop {
+        let line_len = match read_line(&mut reader, &mut buffer) {
+            Ok(Some(len)) => len,
+            Ok(None) => break,
+            Err(e) => {
+                let _ = sender.send(Err(e));
+                return;
+            }
+        };
+        bytes_read += line_len as u64;
+        line += 1;
+        let outcome = match decode_line(&buffer, line == 1, line_len) {
+            Ok(None) => continue,
+            Ok(Some(text)) => ValidEvent::parse(text, schemas).map(|mut event| {
+                let refs = entity_refs(&event.value);
+                // The parsed tree is not needed past this stage; freeing it here keeps that
+                // work off the writing thread.
+                event.value = serde_json::Value::Null;
+                (event, refs)
+            }),
+            Err(rejection) => Err(rejection),
+        };
+        let raw = keep_raw.then(|| buffer.clone());
+        batch.push(PreparedLine {
+            line,
+            bytes_read,
+            outcome,
+            raw,
+        });
+        if batch.len() == BATCH_LINES {
+            let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH_LINES));
+            if sender.send(Ok(full)).is_err() {
+                return;
+            }
         }
-        return Ok(Err(Rejection::new(
-            RejectCode::IdConflict,
-            Some("/id".to_owned()),
-            format!(
-                "id {:?} is already recorded (seq {}) with other content",
-                event.id, stored.seq
-            ),
-        )));
     }
-    let refs = entity_refs(&event.value);
+    if !batch.is_empty() {
+        let _ = sender.send(Ok(batch));
+    }
+}
+
+/// The second stage: checks each prepared line against the ledger and appends it.
+fn write_lines(
+    appender: &mut Appender<'_>,
+    receiver: &std::sync::mpsc::Receiver<Batch>,
+    mut rejects: Option<&mut RejectsFile>,
+    progress: &mut dyn FnMut(Progress),
+    name: &str,
+) -> Result<IngestSummary, IngestError> {
+    let mut summary = IngestSummary::default();
+    let mut known = KnownEntities::default();
+    let (mut bytes_read, mut lines_read) = (0u64, 0u64);
+    for batch in receiver {
+        let batch = batch.map_err(|source| IngestError::Read {
+            name: name.to_owned(),
+            source,
+        })?;
+        for prepared in batch {
+            let outcome = match prepared.outcome {
+                Ok((event, refs)) => write_event(appender, &mut known, &event, &refs)?,
+                Err(rejection) => Err(rejection),
+            };
+            summary.lines += 1;
+            match outcome {
+                Ok(LineOutcome::Recorded(seq)) => {
+                    summary.recorded += 1;
+                    summary.first_seq.get_or_insert(seq);
+                    summary.last_seq = Some(seq);
+                }
+                Ok(LineOutcome::Duplicate) => summary.duplicates += 1,
+                Err(rejection) => {
+                    summary.rejected += 1;
+                    if let Some(file) = rejects.as_mut() {
+                        let raw = prepared.raw.as_deref().unwrap_or_default();
+                        file.write(prepared.line, &rejection, raw)?;
+                    }
+                    if summary.rejections.len() < REPORTED_REJECTIONS_MAX {
+                        summary.rejections.push(LineRejection {
+                            line: prepared.line,
+                            rejection,
+                        });
+                    }
+                }
+            }
+            bytes_read = prepared.bytes_read;
+            lines_read = prepared.line;
+        }
+        progress(Progress {
+            bytes_read,
+            lines: lines_read,
+        });
+    }
+    Ok(summary)
+}
+
+/// Entities this ingest has seen defined or found in the ledger: a bounded memory that
+/// spares the ledger most reference queries (a unit is named by every step it goes through).
+#[derive(Default)]
+struct KnownEntities(HashSet<(EntityKind, String)>);
+
+impl KnownEntities {
+    fn remember(&mut self, kind: EntityKind, id: &str) {
+        if self.0.len() >= KNOWN_ENTITIES_MAX {
+            self.0.clear();
+        }
+        self.0.insert((kind, id.to_owned()));
+    }
+
+    fn exists(
+        &mut self,
+        appender: &Appender<'_>,
+        kind: EntityKind,
+        id: &str,
+    ) -> Result<bool, StoreError> {
+        if self.0.contains(&(kind, id.to_owned())) {
+            return Ok(true);
+        }
+        let found = appender.entity_defined(kind, id)?;
+        if found {
+            self.remember(kind, id);
+        }
+        Ok(found)
+    }
+}
+
+/// Checks one valid event against the ledger and appends it. `Err` only for database
+/// errors; a refused event is `Ok(Err(rejection))`.
+///
+/// The id is looked up only when something fails: a new id (the common case) costs no
+/// query, because the `UNIQUE` index on ids refuses a taken one at insert.
+fn write_event(
+    appender: &mut Appender<'_>,
+    known: &mut KnownEntities,
+    event: &ValidEvent,
+    refs: &[EntityRef],
+) -> Result<Result<LineOutcome, Rejection>, StoreError> {
+    if let Some(rejection) = check_refs(appender, known, refs)? {
+        // A repeat of a recorded event fails the checks too (it defines what it defined):
+        // the id tells a duplicate from a real refusal.
+        return Ok(match same_id(appender, event)? {
+            Some(outcome) => outcome,
+            None => Err(rejection),
+        });
+    }
+    match appender.append(event, refs) {
+        Ok(head) => {
+            for entity_ref in refs.iter().filter(|r| r.role.defines()) {
+                known.remember(entity_ref.kind, &entity_ref.id);
+            }
+            Ok(Ok(LineOutcome::Recorded(head.seq)))
+        }
+        Err(StoreError::IdTaken(_)) => Ok(same_id(appender, event)?.unwrap_or_else(|| {
+            Err(Rejection::new(
+                RejectCode::IdConflict,
+                Some("/id".to_owned()),
+                "id is already recorded",
+            ))
+        })),
+        Err(e) => Err(e),
+    }
+}
+
+/// Whether `event`'s id is recorded already: as a duplicate (same canonical content) or as a
+/// conflict (other content).
+fn same_id(
+    appender: &Appender<'_>,
+    event: &ValidEvent,
+) -> Result<Option<Result<LineOutcome, Rejection>>, StoreError> {
+    Ok(appender.find_event(&event.id)?.map(|stored| {
+        if stored.event == event.canonical {
+            Ok(LineOutcome::Duplicate)
+        } else {
+            Err(Rejection::new(
+                RejectCode::IdConflict,
+                Some("/id".to_owned()),
+                format!(
+                    "id {:?} is already recorded (seq {}) with other content",
+                    event.id, stored.seq
+                ),
+            ))
+        }
+    }))
+}
+
+/// The first reference rule `refs` break (docs/references.md), if any.
+fn check_refs(
+    appender: &Appender<'_>,
+    known: &mut KnownEntities,
+    refs: &[EntityRef],
+) -> Result<Option<Rejection>, StoreError> {
     let defined_here: HashSet<(EntityKind, &str)> = refs
         .iter()
         .filter(|r| r.role.defines())
         .map(|r| (r.kind, r.id.as_str()))
         .collect();
     let mut seen_definitions = HashSet::new();
-    for entity_ref in &refs {
+    for entity_ref in refs {
         let key = (entity_ref.kind, entity_ref.id.as_str());
         match entity_ref.role {
             RefRole::Defines => {
-                if !seen_definitions.insert(key) || appender.entity_defined(key.0, key.1)? {
-                    return Ok(Err(Rejection::new(
+                if !seen_definitions.insert(key) || known.exists(appender, key.0, key.1)? {
+                    return Ok(Some(Rejection::new(
                         RejectCode::AlreadyDefined,
                         Some(entity_ref.field.clone()),
                         format!("{} {:?} is already defined", entity_ref.kind, entity_ref.id),
@@ -237,8 +398,8 @@ fn process_line(
                 }
             }
             RefRole::References => {
-                if !defined_here.contains(&key) && !appender.entity_defined(key.0, key.1)? {
-                    return Ok(Err(Rejection::new(
+                if !defined_here.contains(&key) && !known.exists(appender, key.0, key.1)? {
+                    return Ok(Some(Rejection::new(
                         RejectCode::UnknownReference,
                         Some(entity_ref.field.clone()),
                         format!(
@@ -251,14 +412,16 @@ fn process_line(
             RefRole::DefinesOrExtends | RefRole::Mentions => {}
         }
     }
-    let record = appender.append(&event, &refs)?;
-    Ok(Ok(LineOutcome::Recorded(record.seq)))
+    Ok(None)
 }
 
 /// Reads one line (up to and without `\n`) into `buffer`, keeping at most
 /// [`LINE_BYTES_MAX`] + 1 bytes of it. Returns the line's full length in bytes (with its
 /// `\n`), or `None` at the end of input.
-fn read_line(reader: &mut dyn BufRead, buffer: &mut Vec<u8>) -> std::io::Result<Option<usize>> {
+fn read_line(
+    reader: &mut (impl BufRead + ?Sized),
+    buffer: &mut Vec<u8>,
+) -> std::io::Result<Option<usize>> {
     buffer.clear();
     let mut total = 0usize;
     loop {

@@ -265,26 +265,27 @@ pub(crate) fn run_ingest(
     show_progress: bool,
 ) -> Result<IngestSummary, CliError> {
     let schemas = SchemaSet::load()?;
-    let (reader, len_bytes, name): (Box<dyn BufRead>, Option<u64>, String) = if input_name == "-" {
-        (
-            Box::new(BufReader::with_capacity(1 << 16, std::io::stdin())),
-            None,
-            "<stdin>".to_owned(),
-        )
-    } else {
-        let path = Path::new(input_name);
-        let read_error = |source| IngestError::Read {
-            name: input_name.to_owned(),
-            source,
+    let (reader, len_bytes, name): (Box<dyn BufRead + Send>, Option<u64>, String) =
+        if input_name == "-" {
+            (
+                Box::new(BufReader::with_capacity(1 << 16, std::io::stdin())),
+                None,
+                "<stdin>".to_owned(),
+            )
+        } else {
+            let path = Path::new(input_name);
+            let read_error = |source| IngestError::Read {
+                name: input_name.to_owned(),
+                source,
+            };
+            let file = std::fs::File::open(path).map_err(read_error)?;
+            let len = file.metadata().map_err(read_error)?.len();
+            (
+                Box::new(BufReader::with_capacity(1 << 16, file)),
+                Some(len),
+                input_name.to_owned(),
+            )
         };
-        let file = std::fs::File::open(path).map_err(read_error)?;
-        let len = file.metadata().map_err(read_error)?.len();
-        (
-            Box::new(BufReader::with_capacity(1 << 16, file)),
-            Some(len),
-            input_name.to_owned(),
-        )
-    };
     let bar = output::ingest_progress_bar(len_bytes, show_progress);
     let mut on_progress = |p: ingest::Progress| match len_bytes {
         Some(_) => bar.set_position(p.bytes_read),

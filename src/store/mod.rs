@@ -1,15 +1,15 @@
 //! The ledger file: one SQLite database holding the append-only log and its derived index.
 //!
 //! This is the only module that knows SQL or imports rusqlite. It guarantees, on every
-//! append, the chain invariants (next `seq`, `prev` = the last `hash`), asserted here and
-//! enforced again by triggers in the file itself; it does not judge events (that is
+//! append, the chain invariants (next `seq`, `prev` = the last `hash`), computed under the
+//! write lock and asserted; triggers in the file refuse UPDATE and DELETE of records; it does not judge events (that is
 //! `ingest`'s job) nor verify old records (that is `verify`'s).
 //!
 //! Durability: WAL with `synchronous=FULL`, so a commit that returned is on disk (the WAL is
 //! fsynced at every commit) and survives power loss; a process killed mid-transaction leaves
 //! nothing of it behind.
 
-use crate::chain::{GENESIS_PREV, Record, RecordHash};
+use crate::chain::{GENESIS_PREV, Record, RecordHash, record_hash};
 use crate::event::{EntityKind, EntityRef, RefRole, ValidEvent};
 use crate::time;
 use rusqlite::{
@@ -52,6 +52,8 @@ pub enum StoreError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("event id {0:?} is already recorded")]
+    IdTaken(String),
     #[error("record {seq} cannot be read: {detail}")]
     Unreadable { seq: i64, detail: String },
     #[error("ledger database error: {0}")]
@@ -629,39 +631,47 @@ impl Appender<'_> {
         Ok(found.is_some())
     }
 
-    /// Appends `event` as the next record and indexes `refs`. Returns the sealed record.
+    /// Appends `event` as the next record and indexes `refs`. Returns the new head.
     ///
     /// # Errors
-    /// A database error (including a trigger refusing a record that does not extend the chain).
-    pub fn append(&mut self, event: &ValidEvent, refs: &[EntityRef]) -> Result<Record, StoreError> {
+    /// `IdTaken` if a record with this event id exists (nothing is appended); or a database error.
+    pub fn append(&mut self, event: &ValidEvent, refs: &[EntityRef]) -> Result<Head, StoreError> {
         let seq = self.head.map_or(1, |h| h.seq + 1);
         let prev = self.head.map_or(GENESIS_PREV, |h| h.hash);
         // The ledger clock never runs backwards in the log, even if the system clock does.
         let now = time::now_unix_micros().max(self.last_recorded_micros);
-        let record = Record::seal(
-            seq,
-            time::format_rfc3339_micros(now),
-            prev,
-            event.canonical.clone(),
-        );
-        assert_eq!(record.seq, seq, "sealed seq must be the next seq");
-        assert_eq!(record.prev, prev, "sealed prev must be the head hash");
+        let recorded_at = time::format_rfc3339_micros(now);
+        let hash = record_hash(seq, &recorded_at, &prev, &event.canonical);
         let mut insert = self.tx.prepare_cached(
             "INSERT INTO records (seq, id, type, occurred_at, site, actor, recorded_at, prev, hash, event)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
         )?;
-        insert.execute(params![
+        let inserted = insert.execute(params![
             seq as i64,
             event.id,
             event.event_type,
             event.occurred_at,
             event.site,
             event.actor,
-            record.recorded_at,
-            &record.prev.0[..],
-            &record.hash.0[..],
-            record.event,
-        ])?;
+            recorded_at,
+            &prev.0[..],
+            &hash.0[..],
+            event.canonical,
+        ]);
+        match inserted {
+            // Pair assertion: the row landed where the chain says (seq is the rowid).
+            Ok(_) => assert_eq!(
+                self.tx.last_insert_rowid(),
+                seq as i64,
+                "record stored at its seq"
+            ),
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE =>
+            {
+                return Err(StoreError::IdTaken(event.id.clone()));
+            }
+            Err(e) => return Err(e.into()),
+        }
         let mut index = self.tx.prepare_cached(
             "INSERT OR IGNORE INTO entity_refs (entity, kind, role, seq) VALUES (?1, ?2, ?3, ?4)",
         )?;
@@ -673,13 +683,11 @@ impl Appender<'_> {
                 seq as i64
             ])?;
         }
-        self.head = Some(Head {
-            seq,
-            hash: record.hash,
-        });
+        let head = Head { seq, hash };
+        self.head = Some(head);
         self.last_recorded_micros = now;
         self.appended += 1;
-        Ok(record)
+        Ok(head)
     }
 
     /// Makes every append of this transaction durable, and records the new head in `meta`.
