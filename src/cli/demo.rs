@@ -67,33 +67,42 @@ pub fn run(dir: &Path, units: u64, seed: u64) -> Result<(), CliError> {
         (None, None) => println!("   ok: empty ledger"),
     }
 
-    println!("\nThe first released device's records:");
-    let first_release = first_released_unit(&store)?;
-    if let Some(unit) = &first_release {
+    // A reworked device tells more than a clean one: its nonconformance, the disposition,
+    // the swapped pump module, the re-test, then release and shipment.
+    let example = match first_unit_of(&store, "unit.reworked")? {
+        Some(unit) => Some(unit),
+        None => first_unit_of(&store, "unit.released")?,
+    };
+    if let Some(unit) = &example {
+        println!("\nEvery record that names device {unit}:");
         let filter = LogFilter {
             entity: Some(unit.clone()),
-            limit: Some(12),
+            limit: Some(30),
             ..LogFilter::default()
         };
         super::output::print_log(&store, &filter, false)?;
     }
     let ledger = ledger_path.display();
-    let unit = first_release.as_deref().unwrap_or("UNIT");
+    let unit = example.as_deref().unwrap_or("UNIT");
+    // The way this binary was started, so the commands can be pasted as they are.
+    let traceledger = std::env::args()
+        .next()
+        .unwrap_or_else(|| "traceledger".to_owned());
     println!(
         "\nTry next:
-  traceledger --ledger {ledger} log --limit 20
-  traceledger --ledger {ledger} log --entity {unit}
-  traceledger --ledger {ledger} log --type nonconformance.opened --limit 10
-  traceledger --ledger {ledger} verify --derived
-  traceledger --ledger {ledger} log --entity {unit} --json
-  traceledger simulate --units 10 --seed 7 | head -3"
+  {traceledger} --ledger {ledger} log --limit 20
+  {traceledger} --ledger {ledger} log --entity {unit} --json
+  {traceledger} --ledger {ledger} log --type nonconformance.opened --limit 10
+  {traceledger} --ledger {ledger} log --entity CUST-SJH --limit 10
+  {traceledger} --ledger {ledger} verify --derived
+  {traceledger} simulate --units 10 --seed 7 | head -3"
     );
     Ok(())
 }
 
-fn first_released_unit(store: &Store) -> Result<Option<String>, CliError> {
+fn first_unit_of(store: &Store, event_type: &str) -> Result<Option<String>, CliError> {
     let filter = LogFilter {
-        types: vec!["unit.released".to_owned()],
+        types: vec![event_type.to_owned()],
         limit: Some(50),
         ..LogFilter::default()
     };
