@@ -251,56 +251,214 @@ fn hex_of(bytes: &[u8]) -> String {
     )
 }
 
-/// Verifies the whole chain; with `derived`, also compares the entity index with one
-/// recomputed from the records.
-///
-/// # Errors
-/// A database error that is not damage to a record (damage is a [`Finding`]).
-pub fn verify(store: &mut Store, derived: bool) -> Result<VerifyReport, VerifyError> {
-    let mut expected_seq = 1u64;
-    let mut prev = GENESIS_PREV;
-    let mut finding = None;
-    let walked = store.for_each_record(1, |item| {
+/// Ledgers smaller than this are walked by one thread: splitting would cost more than it saves.
+const SEGMENT_RECORDS_MIN: i64 = 50_000;
+/// A scan reads each page once: a small page cache per connection keeps memory flat.
+const SCAN_CACHE_KIB: i64 = 4 * 1024;
+/// At most this many segments are walked at once.
+const SEGMENTS_MAX: usize = 8;
+
+/// What one segment of the log holds, as far as its walk got.
+struct SegmentWalk {
+    /// The first seq of the segment, as stored, and its stored `prev` (not checked inside
+    /// the segment: the segment before knows what it must be).
+    first: Option<(i64, RecordHash)>,
+    /// Records checked and found sound, in order from the segment's start.
+    records: u64,
+    /// The hash of the last sound record.
+    last_hash: Option<RecordHash>,
+    finding: Option<Finding>,
+}
+
+/// Walks seq `from..=to`, checking every record and every link inside the range.
+fn walk_segment(
+    store: &Store,
+    from: i64,
+    to: i64,
+    expected_first: u64,
+) -> Result<SegmentWalk, VerifyError> {
+    let mut walk = SegmentWalk {
+        first: None,
+        records: 0,
+        last_hash: None,
+        finding: None,
+    };
+    let mut expected_seq = expected_first;
+    let mut prev: Option<RecordHash> = None;
+    let walked = store.for_each_record(from, to, |item| {
         let view = match item {
             Ok(view) => view,
             Err(StoreError::Unreadable { seq, detail }) => {
-                finding = Some(Finding::Unreadable { seq, detail });
+                walk.finding = Some(Finding::Unreadable { seq, detail });
                 return ControlFlow::Break(());
             }
             Err(other) => {
-                finding = Some(Finding::Unreadable {
+                walk.finding = Some(Finding::Unreadable {
                     seq: i64::try_from(expected_seq).unwrap_or(i64::MAX),
                     detail: other.to_string(),
                 });
                 return ControlFlow::Break(());
             }
         };
-        if let Some(found) = check_record(&view, expected_seq, &prev) {
-            finding = Some(found);
+        // The first record's link is the previous segment's to judge; take its own prev.
+        let link = match prev {
+            Some(hash) => hash,
+            None => match RecordHash::from_slice(view.prev) {
+                Some(stored) => {
+                    walk.first = Some((view.seq, stored));
+                    if expected_first == 1 {
+                        GENESIS_PREV
+                    } else {
+                        stored
+                    }
+                }
+                None => {
+                    walk.finding = Some(Finding::Unreadable {
+                        seq: view.seq,
+                        detail: format!("prev is {} bytes, not 32", view.prev.len()),
+                    });
+                    return ControlFlow::Break(());
+                }
+            },
+        };
+        if let Some(found) = check_record(&view, expected_seq, &link) {
+            walk.finding = Some(found);
             return ControlFlow::Break(());
         }
         // Checked above: the stored hash equals the computed one, so it is 32 bytes.
-        prev = RecordHash::from_slice(view.hash).unwrap_or(GENESIS_PREV);
+        let hash = RecordHash::from_slice(view.hash).unwrap_or(GENESIS_PREV);
+        prev = Some(hash);
+        walk.last_hash = Some(hash);
+        walk.records += 1;
         expected_seq += 1;
         ControlFlow::Continue(())
     });
     match walked {
         Ok(()) => {}
         Err(e) if e.is_corruption() => {
-            finding.get_or_insert(Finding::Unreadable {
+            walk.finding.get_or_insert(Finding::Unreadable {
                 seq: i64::try_from(expected_seq).unwrap_or(i64::MAX),
                 detail: e.to_string(),
             });
         }
         Err(e) => return Err(e.into()),
     }
-    let records = expected_seq - 1;
+    Ok(walk)
+}
+
+/// Verifies the whole chain; with `derived`, also compares the entity index with one
+/// recomputed from the records.
+///
+/// A large log is cut into seq ranges walked in parallel, each on its own connection (the
+/// records are append-only, so every range reads the same history); the links between ranges
+/// are checked when they are joined. The first finding in seq order is the one reported.
+///
+/// # Errors
+/// A database error that is not damage to a record (damage is a [`Finding`]).
+pub fn verify(store: &mut Store, derived: bool) -> Result<VerifyReport, VerifyError> {
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    verify_in_segments(store, derived, cores, SEGMENT_RECORDS_MIN)
+}
+
+/// [`verify`] with the parallelism spelled out: up to `segments` ranges, none shorter than
+/// `segment_records_min`. Any choice gives the same report; tests hold it to that.
+///
+/// # Errors
+/// As [`verify`].
+pub fn verify_in_segments(
+    store: &mut Store,
+    derived: bool,
+    segments: usize,
+    segment_records_min: i64,
+) -> Result<VerifyReport, VerifyError> {
+    store.set_cache_kib(SCAN_CACHE_KIB)?;
+    let bounds = store.log_bounds()?;
+    let (low, high) = bounds.seqs.unwrap_or((1, 0));
+    let span = high.saturating_sub(low).saturating_add(1).max(0);
+    let by_size = usize::try_from(span / segment_records_min.max(1)).unwrap_or(usize::MAX);
+    let segments = segments.min(by_size).clamp(1, SEGMENTS_MAX);
+    // Range k covers seqs from starts[k]; the first starts at the lowest stored seq so that a
+    // stray seq 0 or below is found, the rest at even cuts of 1..=high.
+    let mut starts = vec![low.min(1)];
+    for k in 1..segments {
+        starts.push(1 + (high * k as i64) / segments as i64);
+    }
+    let walks: Vec<Result<SegmentWalk, VerifyError>> = if segments == 1 {
+        vec![walk_segment(store, starts[0], high, 1)]
+    } else {
+        let path = store.path().to_owned();
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..segments)
+                .map(|k| {
+                    let from = starts[k];
+                    let to = starts.get(k + 1).map_or(high, |next| next - 1);
+                    let path = path.clone();
+                    scope.spawn(move || -> Result<SegmentWalk, VerifyError> {
+                        let mut segment_store = Store::open(&path)?;
+                        segment_store.set_cache_kib(SCAN_CACHE_KIB)?;
+                        let expected_first = if k == 0 {
+                            1
+                        } else {
+                            u64::try_from(from).unwrap_or(1)
+                        };
+                        walk_segment(&segment_store, from, to, expected_first)
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join().unwrap_or_else(|_| {
+                        std::panic::resume_unwind(Box::new("verify thread panicked"))
+                    })
+                })
+                .collect()
+        })
+    };
+    let mut records = 0u64;
+    let mut prev = GENESIS_PREV;
+    let mut finding = None;
+    for (k, walk) in walks.into_iter().enumerate() {
+        let walk = walk?;
+        if k > 0 {
+            // The join: this range must go on where the one before stopped, and its first
+            // record must link to the last one before it.
+            let expected = records + 1;
+            match walk.first {
+                Some((seq, _)) if seq != i64::try_from(expected).unwrap_or(i64::MAX) => {
+                    finding = Some(Finding::UnexpectedSeq {
+                        expected,
+                        found: seq,
+                    });
+                    break;
+                }
+                Some((seq, stored_prev)) if stored_prev != prev => {
+                    finding = Some(Finding::BrokenLink {
+                        seq: u64::try_from(seq).unwrap_or(0),
+                        expected: prev,
+                        found: stored_prev.to_hex(),
+                    });
+                    break;
+                }
+                // An empty range (its records all gone) is judged by the next one's start.
+                _ => {}
+            }
+        }
+        records += walk.records;
+        if let Some(found) = walk.finding {
+            finding = Some(found);
+            break;
+        }
+        if let Some(last) = walk.last_hash {
+            prev = last;
+        }
+    }
     let head = (records > 0).then_some(Head {
         seq: records,
         hash: prev,
     });
     if finding.is_none()
-        && let Some((claimed_seq, claimed_hash)) = store.claimed_head()?
+        && let Some((claimed_seq, claimed_hash)) = bounds.claimed_head
     {
         let matches = head
             .is_some_and(|h| h.seq.to_string() == claimed_seq && h.hash.to_hex() == claimed_hash);

@@ -96,6 +96,15 @@ pub struct RecordView<'r> {
     pub event: &'r str,
 }
 
+/// The extent of the log as stored, and the head the last commit claimed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogBounds {
+    /// Lowest and highest stored seq; `None` when there are no records.
+    pub seqs: Option<(i64, i64)>,
+    /// (seq, hash hex) from `meta`; `None` before the first commit.
+    pub claimed_head: Option<(String, String)>,
+}
+
 /// What a record list is restricted to (`traceledger log`).
 #[derive(Debug, Clone, Default)]
 pub struct LogFilter {
@@ -233,6 +242,16 @@ impl Store {
         })
     }
 
+    /// Sets this connection's page cache (a scan needs little; an ingest more).
+    ///
+    /// # Errors
+    /// A database error.
+    pub fn set_cache_kib(&mut self, kib: i64) -> Result<(), StoreError> {
+        self.conn
+            .execute_batch(&format!("PRAGMA cache_size = -{}", kib.max(1)))?;
+        Ok(())
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -254,28 +273,6 @@ impl Store {
             .conn
             .query_row("SELECT COUNT(*) FROM records", [], |row| row.get(0))?;
         Ok(u64::try_from(count).unwrap_or(0))
-    }
-
-    /// The head recorded in `meta` at the last commit: what the ledger last claimed to be.
-    ///
-    /// # Errors
-    /// A database error.
-    pub fn claimed_head(&self) -> Result<Option<(String, String)>, StoreError> {
-        let seq: Option<String> = self
-            .conn
-            .query_row("SELECT value FROM meta WHERE key = 'head_seq'", [], |row| {
-                row.get(0)
-            })
-            .optional()?;
-        let hash: Option<String> = self
-            .conn
-            .query_row(
-                "SELECT value FROM meta WHERE key = 'head_hash'",
-                [],
-                |row| row.get(0),
-            )
-            .optional()?;
-        Ok(seq.zip(hash))
     }
 
     /// Starts an append: takes the write lock (`BEGIN IMMEDIATE`, waiting for another writer
@@ -308,20 +305,45 @@ impl Store {
         })
     }
 
-    /// Calls `visit` for each record with `seq >= from_seq`, in seq order, streaming (memory
-    /// stays flat). A row whose columns have the wrong type is passed as `Unreadable`.
+    /// The lowest and highest seq stored (whatever they are: this reads rows as they are,
+    /// for verify) and the head claimed in `meta`, read in one snapshot so that an ingest
+    /// committing meanwhile cannot make them disagree.
+    ///
+    /// # Errors
+    /// A database error.
+    pub fn log_bounds(&mut self) -> Result<LogBounds, StoreError> {
+        let tx = self.conn.transaction()?;
+        let (seq_min, seq_max): (Option<i64>, Option<i64>) =
+            tx.query_row("SELECT MIN(seq), MAX(seq) FROM records", [], |row| {
+                Ok((row.get(0)?, row.get(1)?))
+            })?;
+        let claimed_head = claimed_head(&tx)?;
+        tx.commit()?;
+        Ok(LogBounds {
+            seqs: seq_min.zip(seq_max),
+            claimed_head,
+        })
+    }
+
+    /// Calls `visit` for each record with `from_seq <= seq <= to_seq`, in seq order, streaming
+    /// (memory stays flat). A row whose columns have the wrong type is passed as `Unreadable`.
     ///
     /// # Errors
     /// A database error while stepping through the table.
-    pub fn for_each_record<F>(&self, from_seq: u64, mut visit: F) -> Result<(), StoreError>
+    pub fn for_each_record<F>(
+        &self,
+        from_seq: i64,
+        to_seq: i64,
+        mut visit: F,
+    ) -> Result<(), StoreError>
     where
         F: FnMut(Result<RecordView<'_>, StoreError>) -> ControlFlow<()>,
     {
         let mut statement = self.conn.prepare(
             "SELECT seq, id, type, occurred_at, site, actor, recorded_at, prev, hash, event
-             FROM records WHERE seq >= ?1 ORDER BY seq",
+             FROM records WHERE seq >= ?1 AND seq <= ?2 ORDER BY seq",
         )?;
-        let mut rows = statement.query(params![from_seq as i64])?;
+        let mut rows = statement.query(params![from_seq, to_seq])?;
         while let Some(row) = rows.next()? {
             if visit(record_view(row)).is_break() {
                 break;
@@ -467,6 +489,18 @@ where
         count += 1;
     }
     Ok(count)
+}
+
+/// The head recorded in `meta` at the last commit: what the ledger last claimed to be.
+fn claimed_head(conn: &Connection) -> Result<Option<(String, String)>, StoreError> {
+    let value = |key: &str| -> Result<Option<String>, StoreError> {
+        Ok(conn
+            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |row| {
+                row.get(0)
+            })
+            .optional()?)
+    };
+    Ok(value("head_seq")?.zip(value("head_hash")?))
 }
 
 fn read_head(conn: &Connection) -> Result<Option<Head>, StoreError> {

@@ -265,3 +265,55 @@ fn a_row_appended_behind_the_ledgers_back_is_caught() {
         .unwrap();
     assert_caught(&ledger, "broken_link", last + 1);
 }
+
+/// Verifying in parallel ranges must report exactly what one walk reports, also when the
+/// damage sits on a range boundary (193 records in 4 ranges start at 1, 49, 97 and 145).
+#[test]
+fn parallel_ranges_report_the_same_finding_as_one_walk() {
+    use traceledger::store::Store;
+    use traceledger::verify::verify_in_segments;
+    type Tampering<'a> = (&'a str, &'a dyn Fn(&rusqlite::Connection, i64));
+    let tamperings: &[Tampering] = &[
+        ("edit", &|c, k| {
+            c.execute("UPDATE records SET event = replace(event, '\"site\":', '\"site\": ') WHERE seq = ?1", [k])
+                .unwrap();
+        }),
+        ("delete", &|c, k| {
+            c.execute("DELETE FROM records WHERE seq = ?1", [k])
+                .unwrap();
+        }),
+        ("swap", &|c, k| {
+            c.execute_batch(&format!(
+                "UPDATE records SET seq = -1 WHERE seq = {k};
+                 UPDATE records SET seq = {k} WHERE seq = {k} + 1;
+                 UPDATE records SET seq = {k} + 1 WHERE seq = -1;"
+            ))
+            .unwrap();
+        }),
+        ("delete two", &|c, k| {
+            c.execute("DELETE FROM records WHERE seq IN (?1, ?1 + 1)", [k])
+                .unwrap();
+        }),
+    ];
+    for (name, tamper) in tamperings {
+        for k in [1i64, 48, 49, 96, 97, 145, 192] {
+            let ledger = Ledger::with_plant();
+            let connection = ledger.sqlite();
+            drop_triggers(&connection);
+            tamper(&connection, k);
+            drop(connection);
+            let mut store = Store::open(&ledger.path).unwrap();
+            let one = verify_in_segments(&mut store, false, 1, 1).unwrap();
+            let four = verify_in_segments(&mut store, false, 4, 10).unwrap();
+            assert!(one.finding.is_some(), "{name} at {k}: not caught");
+            assert_eq!(one.finding, four.finding, "{name} at {k}");
+            assert_eq!(one.records, four.records, "{name} at {k}");
+        }
+    }
+    let ledger = Ledger::with_plant();
+    let mut store = Store::open(&ledger.path).unwrap();
+    let one = verify_in_segments(&mut store, false, 1, 1).unwrap();
+    let four = verify_in_segments(&mut store, false, 4, 10).unwrap();
+    assert!(one.finding.is_none() && four.finding.is_none());
+    assert_eq!((one.records, one.head), (four.records, four.head));
+}
