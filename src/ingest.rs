@@ -287,14 +287,25 @@ fn write_lines(
 /// Entities this ingest has seen defined or found in the ledger: a bounded memory that
 /// spares the ledger most reference queries (a unit is named by every step it goes through).
 #[derive(Default)]
-struct KnownEntities(HashSet<(EntityKind, String)>);
+struct KnownEntities {
+    /// By kind, so that a lookup borrows the id instead of allocating a key.
+    by_kind: std::collections::HashMap<EntityKind, HashSet<String>>,
+    count: usize,
+}
 
 impl KnownEntities {
     fn remember(&mut self, kind: EntityKind, id: &str) {
-        if self.0.len() >= KNOWN_ENTITIES_MAX {
-            self.0.clear();
+        if self.count >= KNOWN_ENTITIES_MAX {
+            self.by_kind.clear();
+            self.count = 0;
         }
-        self.0.insert((kind, id.to_owned()));
+        if self.by_kind.entry(kind).or_default().insert(id.to_owned()) {
+            self.count += 1;
+        }
+    }
+
+    fn contains(&self, kind: EntityKind, id: &str) -> bool {
+        self.by_kind.get(&kind).is_some_and(|ids| ids.contains(id))
     }
 
     fn exists(
@@ -303,7 +314,7 @@ impl KnownEntities {
         kind: EntityKind,
         id: &str,
     ) -> Result<bool, StoreError> {
-        if self.0.contains(&(kind, id.to_owned())) {
+        if self.contains(kind, id) {
             return Ok(true);
         }
         let found = appender.entity_defined(kind, id)?;
