@@ -8,6 +8,7 @@
 mod canonical;
 mod refs;
 mod schema;
+mod strict_json;
 
 pub use canonical::{CanonicalError, canonical_json};
 pub use refs::{EntityKind, EntityRef, RefRole, entity_refs};
@@ -143,7 +144,7 @@ impl ValidEvent {
     /// A [`Rejection`] naming the first rule the line breaks (all schema violations are listed
     /// in its message).
     pub fn parse(line: &str, schemas: &SchemaSet) -> Result<ValidEvent, Rejection> {
-        let value: Value = serde_json::from_str(line).map_err(|e| {
+        let value = strict_json::parse(line).map_err(|e| {
             Rejection::new(
                 RejectCode::InvalidJson,
                 None,

@@ -419,3 +419,25 @@ fn a_closed_output_pipe_is_not_an_error() {
         .unwrap();
     assert!(status.success());
 }
+
+#[test]
+fn an_event_with_a_duplicate_key_is_refused_as_ambiguous() {
+    let ledger = Ledger::new();
+    let input = ledger.file("dup.ndjson");
+    std::fs::write(
+        &input,
+        "{\"id\":\"e1\",\"type\":\"site.registered\",\"occurred_at\":\"2026-11-25T08:00:00Z\",\"site\":\"GAL\",\"source\":\"system:erp\",\"data\":{\"site\":\"GAL\",\"name\":\"Galway\",\"timezone\":\"Europe/Dublin\",\"site\":\"CRK\"}}\n",
+    )
+    .unwrap();
+    let output = ledger
+        .run(&["ingest", input.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(EXIT_BAD_INPUT));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("dup.ndjson:1: invalid_json: duplicate key \"site\" (column"),
+        "{stderr}"
+    );
+    assert_eq!(ledger.count(), 0);
+}
