@@ -40,26 +40,22 @@ pub fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
 ///
 /// Fixed width (always six fraction digits, always `Z`) so that the text sorts in time order.
 pub fn format_rfc3339_micros(unix_micros: i64) -> String {
-    let secs = unix_micros.div_euclid(1_000_000);
-    let micros = unix_micros.rem_euclid(1_000_000);
-    let (year, month, day) = civil_from_days(secs.div_euclid(86_400));
-    let sod = secs.rem_euclid(86_400);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{micros:06}Z",
-        sod / 3_600,
-        (sod % 3_600) / 60,
-        sod % 60
-    )
+    format_fixed(unix_micros, 1_000_000, 6)
 }
 
 /// Formats milliseconds since the Unix epoch as `YYYY-MM-DDTHH:MM:SS.fffZ`.
 pub fn format_rfc3339_millis(unix_millis: i64) -> String {
-    let secs = unix_millis.div_euclid(1_000);
-    let millis = unix_millis.rem_euclid(1_000);
+    format_fixed(unix_millis, 1_000, 3)
+}
+
+/// `ticks` of `1 / per_second` s since the epoch, with `digits` fraction digits.
+fn format_fixed(ticks: i64, per_second: i64, digits: usize) -> String {
+    let secs = ticks.div_euclid(per_second);
+    let fraction = ticks.rem_euclid(per_second);
     let (year, month, day) = civil_from_days(secs.div_euclid(86_400));
     let sod = secs.rem_euclid(86_400);
     format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{millis:03}Z",
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{fraction:0digits$}Z",
         sod / 3_600,
         (sod % 3_600) / 60,
         sod % 60

@@ -186,6 +186,21 @@ impl Collector<'_> {
         }
     }
 
+    /// `ROUTING@VERSION` from `data.routing` and `data.version`.
+    fn routing_version(&mut self, role: RefRole) {
+        let routing = self.data.get("routing").and_then(Value::as_str);
+        let version = self.data.get("version").and_then(Value::as_str);
+        if let (Some(routing), Some(version)) = (routing, version) {
+            let id = format!("{routing}@{version}");
+            self.push(
+                EntityKind::RoutingVersion,
+                role,
+                "/data/version".to_owned(),
+                &id,
+            );
+        }
+    }
+
     /// `data.unit` or `data.lot`, whichever the event names.
     fn unit_or_lot(&mut self) {
         self.field("unit", EntityKind::Unit, RefRole::References);
@@ -254,25 +269,11 @@ pub fn entity_refs(event: &Value) -> Vec<EntityRef> {
         "product.defined" => c.field("product", K::Product, Defines),
         "routing.released" => {
             c.field("routing", K::Routing, DefinesOrExtends);
-            if let Some(version) = routing_version(data) {
-                c.push(
-                    K::RoutingVersion,
-                    Defines,
-                    "/data/version".to_owned(),
-                    &version,
-                );
-            }
+            c.routing_version(Defines);
             c.field("product", K::Product, References);
         }
         "routing.configured" => {
-            if let Some(version) = routing_version(data) {
-                c.push(
-                    K::RoutingVersion,
-                    References,
-                    "/data/version".to_owned(),
-                    &version,
-                );
-            }
+            c.routing_version(References);
             c.field("site", K::Site, References);
         }
         "change.released" => {
@@ -316,14 +317,7 @@ pub fn entity_refs(event: &Value) -> Vec<EntityRef> {
         "work_order.released" => {
             c.field("work_order", K::WorkOrder, Defines);
             c.field("product", K::Product, References);
-            if let Some(version) = routing_version(data) {
-                c.push(
-                    K::RoutingVersion,
-                    References,
-                    "/data/version".to_owned(),
-                    &version,
-                );
-            }
+            c.routing_version(References);
             c.field("lot", K::Lot, Mentions);
         }
         "unit.started" => {
@@ -397,12 +391,6 @@ pub fn entity_refs(event: &Value) -> Vec<EntityRef> {
         _ => {}
     }
     c.refs
-}
-
-fn routing_version(data: &Value) -> Option<String> {
-    let routing = data.get("routing")?.as_str()?;
-    let version = data.get("version")?.as_str()?;
-    Some(format!("{routing}@{version}"))
 }
 
 #[cfg(test)]
