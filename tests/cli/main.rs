@@ -6,6 +6,7 @@
 
 mod format_doc;
 mod ingest;
+mod merkle;
 mod support;
 mod tamper;
 mod verify_and_log;
