@@ -1,7 +1,7 @@
 //! traceledger: an append-only, hash-chained ledger of medical-device production events.
 //!
 //! Layers, bottom up (docs/architecture.md): `event` (vocabulary, schemas, canonical JSON,
-//! entity references) and `time`; `chain` (record hashing) and `merkle` (the RFC 9162 tree over record hashes); `store` (the SQLite file, the
+//! entity references), `udi` (UDI parsing) and `time`; `chain` (record hashing) and `merkle` (the RFC 9162 tree over record hashes); `store` (the SQLite file, the
 //! only module that knows SQL); `ingest` and `verify` (the front door); `simulate` (a
 //! realistic event generator). The binary's `cli` is a thin edge over these.
 
@@ -12,4 +12,5 @@ pub mod merkle;
 pub mod simulate;
 pub mod store;
 pub mod time;
+pub mod udi;
 pub mod verify;

@@ -106,6 +106,11 @@ enum Command {
         #[arg(long, default_value_t = 3)]
         sites: u32,
     },
+    /// Unique Device Identifiers
+    Udi {
+        #[command(subcommand)]
+        action: UdiCommand,
+    },
     /// Build a demo ledger from a simulated plant, verify it, and show what to look at
     Demo {
         /// Folder to create for the demo
@@ -117,6 +122,18 @@ enum Command {
         /// Random seed
         #[arg(long, default_value_t = 1)]
         seed: u64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum UdiCommand {
+    /// Parse a UDI (GS1 element string, raw scanner data with GS separators, or Digital Link)
+    Parse {
+        /// The UDI as printed or scanned
+        input: String,
+        /// Print the result as JSON
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -254,6 +271,9 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             Ok(())
         }
         Command::Demo { dir, units, seed } => demo::run(&dir, units, seed),
+        Command::Udi {
+            action: UdiCommand::Parse { input, json },
+        } => output::print_udi(&input, json),
     }
 }
 

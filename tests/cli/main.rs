@@ -9,4 +9,5 @@ mod ingest;
 mod merkle;
 mod support;
 mod tamper;
+mod udi;
 mod verify_and_log;
