@@ -70,6 +70,8 @@ pub enum RejectCode {
     UnknownReference,
     AlreadyDefined,
     IdConflict,
+    InvalidUdi,
+    UdiMismatch,
 }
 
 impl RejectCode {
@@ -83,6 +85,8 @@ impl RejectCode {
             RejectCode::UnknownReference => "unknown_reference",
             RejectCode::AlreadyDefined => "already_defined",
             RejectCode::IdConflict => "id_conflict",
+            RejectCode::InvalidUdi => "invalid_udi",
+            RejectCode::UdiMismatch => "udi_mismatch",
         }
     }
 }

@@ -665,6 +665,28 @@ impl Appender<'_> {
         Ok(found.is_some())
     }
 
+    /// The event (canonical JSON) of the record that defined an entity, if any.
+    ///
+    /// # Errors
+    /// A database error.
+    pub fn defining_event(&self, kind: EntityKind, id: &str) -> Result<Option<String>, StoreError> {
+        let mut statement = self.tx.prepare_cached(
+            "SELECT r.event FROM entity_refs e JOIN records r ON r.seq = e.seq
+             WHERE e.entity = ?1 AND e.kind = ?2 AND e.role IN (?3, ?4) ORDER BY e.seq LIMIT 1",
+        )?;
+        Ok(statement
+            .query_row(
+                params![
+                    id,
+                    kind.as_str(),
+                    RefRole::Defines.code(),
+                    RefRole::DefinesOrExtends.code()
+                ],
+                |row| row.get(0),
+            )
+            .optional()?)
+    }
+
     /// Appends `event` as the next record and indexes `refs`. Returns the new head.
     ///
     /// # Errors

@@ -441,3 +441,83 @@ fn an_event_with_a_duplicate_key_is_refused_as_ambiguous() {
     );
     assert_eq!(ledger.count(), 0);
 }
+
+/// Issue 3: the UDI on `unit.started` and `label.printed` must be the device's own.
+#[test]
+fn a_udi_that_is_not_the_devices_is_refused() {
+    let ledger = Ledger::with_plant();
+    let before = ledger.count();
+    let started = |id: &str, unit: &str, udi: &str| {
+        format!(
+            r#"{{"id":"{id}","type":"unit.started","occurred_at":"2026-11-16T08:12:05+08:00","site":"PEN","source":"station:PEN-ASM-01","actor":"p-2001","data":{{"unit":"{unit}","product":"PMOD-100","work_order":"WO-PEN-26-0311","udi":"{udi}"}}}}"#
+        )
+    };
+    let label = |id: &str, unit: &str, udi: &str| {
+        format!(
+            r#"{{"id":"{id}","type":"label.printed","occurred_at":"2026-11-20T16:42:02Z","site":"GAL","source":"station:GAL-PKG-01","actor":"p-1043","data":{{"unit":"{unit}","udi":"{udi}","hri":"x"}}}}"#
+        )
+    };
+    let lines = [
+        // 1: good, and its label (2) too.
+        started(
+            "t-udi-1",
+            "PM-26-09001",
+            "(01)05399123450027(11)261116(21)PM-26-09001",
+        ),
+        label(
+            "t-udi-2",
+            "PM-26-09001",
+            "(01)05399123450027(11)261116(21)PM-26-09001",
+        ),
+        // 3: another product's GTIN (the infusion pump's).
+        started(
+            "t-udi-3",
+            "PM-26-09002",
+            "(01)05399123450010(11)261116(21)PM-26-09002",
+        ),
+        // 4: another unit's serial on the label.
+        label(
+            "t-udi-4",
+            "PM-26-09001",
+            "(01)05399123450027(11)261116(21)PM-26-00017",
+        ),
+        // 5: a GTIN with a wrong check digit.
+        started(
+            "t-udi-5",
+            "PM-26-09003",
+            "(01)05399123450028(11)261116(21)PM-26-09003",
+        ),
+        // 6: no serial at all for a serialized unit.
+        started("t-udi-6", "PM-26-09004", "(01)05399123450027(11)261116"),
+    ];
+    let input = ledger.file("udi.ndjson");
+    std::fs::write(&input, lines.join("\n")).unwrap();
+    let output = ledger
+        .run(&["ingest", input.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(EXIT_BAD_INPUT));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let shown = input.to_str().unwrap();
+    let reported: Vec<&str> = stderr.lines().filter(|l| l.starts_with(shown)).collect();
+    assert_eq!(reported.len(), 4, "{stderr}");
+    assert!(
+        reported[0].contains(":3: udi_mismatch at /data/udi")
+            && reported[0].contains("05399123450010"),
+        "{stderr}"
+    );
+    assert!(
+        reported[1].contains(":4: udi_mismatch at /data/udi")
+            && reported[1].contains("PM-26-00017"),
+        "{stderr}"
+    );
+    assert!(
+        reported[2].contains(":5: invalid_udi at /data/udi") && reported[2].contains("check digit"),
+        "{stderr}"
+    );
+    assert!(
+        reported[3].contains(":6: udi_mismatch") && reported[3].contains("no serial"),
+        "{stderr}"
+    );
+    assert_eq!(ledger.count(), before);
+}

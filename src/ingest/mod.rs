@@ -17,6 +17,9 @@ use std::collections::HashSet;
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
+use udi_check::{LabelUdi, UdiMemory};
+
+mod udi_check;
 
 /// A line longer than this is refused without being held in memory: no event of the
 /// vocabulary comes near it, and an input without line ends must not exhaust memory.
@@ -114,9 +117,16 @@ const KNOWN_ENTITIES_MAX: usize = 500_000;
 struct PreparedLine {
     line: u64,
     bytes_read: u64,
-    outcome: Result<(ValidEvent, Vec<EntityRef>), Rejection>,
+    outcome: Result<Prepared, Rejection>,
     /// The line as sent, kept only when a rejects file wants it.
     raw: Option<Vec<u8>>,
+}
+
+/// A valid event with what the writing stage needs to check it.
+struct Prepared {
+    event: ValidEvent,
+    refs: Vec<EntityRef>,
+    label: Option<LabelUdi>,
 }
 
 type Batch = Result<Vec<PreparedLine>, std::io::Error>;
@@ -202,12 +212,13 @@ fn prepare_lines(
         line += 1;
         let outcome = match decode_line(&buffer, line == 1, line_len) {
             Ok(None) => continue,
-            Ok(Some(text)) => ValidEvent::parse(text, schemas).map(|mut event| {
+            Ok(Some(text)) => ValidEvent::parse(text, schemas).and_then(|mut event| {
                 let refs = entity_refs(&event.value);
+                let label = udi_check::parse_event_udi(&event)?;
                 // The parsed tree is not needed past this stage; freeing it here keeps that
                 // work off the writing thread.
                 event.value = serde_json::Value::Null;
-                (event, refs)
+                Ok(Prepared { event, refs, label })
             }),
             Err(rejection) => Err(rejection),
         };
@@ -240,6 +251,7 @@ fn write_lines(
 ) -> Result<IngestSummary, IngestError> {
     let mut summary = IngestSummary::default();
     let mut known = KnownEntities::default();
+    let mut udis = UdiMemory::default();
     let (mut bytes_read, mut lines_read) = (0u64, 0u64);
     for batch in receiver {
         let batch = batch.map_err(|source| IngestError::Read {
@@ -248,7 +260,7 @@ fn write_lines(
         })?;
         for prepared in batch {
             let outcome = match prepared.outcome {
-                Ok((event, refs)) => write_event(appender, &mut known, &event, &refs)?,
+                Ok(prepared) => write_event(appender, &mut known, &mut udis, &prepared)?,
                 Err(rejection) => Err(rejection),
             };
             summary.lines += 1;
@@ -333,10 +345,17 @@ impl KnownEntities {
 fn write_event(
     appender: &mut Appender<'_>,
     known: &mut KnownEntities,
-    event: &ValidEvent,
-    refs: &[EntityRef],
+    udis: &mut UdiMemory,
+    prepared: &Prepared,
 ) -> Result<Result<LineOutcome, Rejection>, StoreError> {
-    if let Some(rejection) = check_refs(appender, known, refs)? {
+    let Prepared { event, refs, label } = prepared;
+    let mut refused = check_refs(appender, known, refs)?;
+    if refused.is_none()
+        && let Some(label) = label
+    {
+        refused = udis.check(appender, label)?;
+    }
+    if let Some(rejection) = refused {
         // A repeat of a recorded event fails the checks too (it defines what it defined):
         // the id tells a duplicate from a real refusal.
         return Ok(match same_id(appender, event)? {
@@ -348,6 +367,9 @@ fn write_event(
         Ok(head) => {
             for entity_ref in refs.iter().filter(|r| r.role.defines()) {
                 known.remember(entity_ref.kind, &entity_ref.id);
+            }
+            if let Some(label) = label {
+                udis.recorded(label);
             }
             Ok(Ok(LineOutcome::Recorded(head.seq)))
         }
