@@ -4,8 +4,8 @@
 //! and is refused (`udi_mismatch`); an unparseable UDI is `invalid_udi`. What a scanner reads
 //! back (`label.verified`) is a fact on the floor and is never refused here: the DHR flags it.
 //!
-//! Only GS1 UDIs are parsed so far; for products of other agencies the check waits for their
-//! parsers (issue 3).
+//! GS1 and HIBCC UDIs are parsed; for ISBT 128 products the check waits for its parser
+//! (issue 3).
 
 use crate::event::{EntityKind, RejectCode, Rejection, ValidEvent};
 use crate::store::{Appender, StoreError};
@@ -46,8 +46,8 @@ pub(super) fn parse_event_udi(event: &ValidEvent) -> Result<Option<LabelUdi>, Re
     };
     let parsed = match udi::parse(text) {
         Ok(parsed) => parsed,
-        // HIBCC and ISBT 128 are not parsed yet: nothing to compare.
-        Err(_) if text.starts_with(['+', '=', '&']) => return Ok(None),
+        // ISBT 128 is not parsed yet: nothing to compare.
+        Err(_) if text.starts_with(['=', '&']) => return Ok(None),
         Err(e) => {
             return Err(Rejection::new(
                 RejectCode::InvalidUdi,
@@ -71,7 +71,7 @@ pub(super) fn parse_event_udi(event: &ValidEvent) -> Result<Option<LabelUdi>, Re
 /// Second stage memory: products' UDI-DIs and the products of units and lots.
 #[derive(Default)]
 pub(super) struct UdiMemory {
-    /// Product to its GS1 UDI-DI (`None` for other agencies).
+    /// Product to its UDI-DI (`None` for agencies not parsed yet).
     products: HashMap<String, Option<String>>,
     /// Unit or lot to its product.
     made_of: HashMap<(EntityKind, String), String>,
@@ -91,7 +91,12 @@ impl UdiMemory {
             .and_then(|event| serde_json::from_str::<Value>(&event).ok())
             .and_then(|event| {
                 let data = &event["data"];
-                (data["agency"] == "GS1").then(|| data["udi_di"].as_str().map(str::to_owned))?
+                let parsed = data["agency"] == "GS1" || data["agency"] == "HIBCC";
+                // A HIBCC DI may be written with its '+' flag; the parser's DI has none.
+                let di = data["udi_di"]
+                    .as_str()
+                    .map(|d| d.trim_start_matches('+').to_owned());
+                parsed.then_some(di)?
             });
         self.products.insert(product.to_owned(), di.clone());
         Ok(di)

@@ -7,7 +7,7 @@
 //! meaning the last day of the month) and `csumalpha` (the GMN check pair).
 
 use super::ai_table::{self, AiDefinition, Charset};
-use super::{Udi, UdiError};
+use super::{Udi, UdiError, days_in_month};
 
 /// The FNC1 separator as transmitted by a scanner: ASCII GS.
 pub const GROUP_SEPARATOR: char = '\u{1d}';
@@ -410,15 +410,6 @@ fn check_date(part: &str, day_zero_allowed: bool) -> Result<(), String> {
 /// for device labels, 2000-2099 is that window for the years that matter (until 2049).
 fn full_year(yy: u32) -> i64 {
     2000 + i64::from(yy)
-}
-
-fn days_in_month(year: i64, month: u32) -> u32 {
-    match month {
-        2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
 }
 
 /// YYMMDD to ISO `YYYY-MM-DD`; DD=00 means the last day of the month.

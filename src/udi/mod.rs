@@ -2,12 +2,14 @@
 //! (DI) and production identifiers (lot, serial, expiry, manufacture date).
 //!
 //! The FDA accredits three issuing agencies. GS1 (`gs1`) is parsed in all three of its forms,
-//! with the AI table taken from GS1's own Barcode Syntax Dictionary (`ai_table`). HIBCC and
-//! ICCBBA (ISBT 128) are recognised and refused with a clear "not supported yet" until their
-//! parsers exist (issue 3). Pure: no I/O.
+//! with the AI table taken from GS1's own Barcode Syntax Dictionary (`ai_table`); HIBCC
+//! (`hibcc`) in its primary, secondary and supplemental structures. ICCBBA (ISBT 128) is
+//! recognised and refused with a clear "not supported yet" until its parser exists (issue 3).
+//! Pure: no I/O.
 
 mod ai_table;
 pub mod gs1;
+pub mod hibcc;
 
 pub use ai_table::{AiDefinition, lookup as gs1_ai};
 use serde::Serialize;
@@ -89,10 +91,7 @@ pub fn parse(input: &str) -> Result<Udi, UdiError> {
         return Err(UdiError::new(0, "empty UDI"));
     }
     if input.starts_with('+') {
-        return Err(UdiError::new(
-            0,
-            "this is a HIBCC UDI ('+'): HIBCC parsing is not supported yet",
-        ));
+        return hibcc::parse(input);
     }
     if input.starts_with('=') || input.starts_with("&") {
         return Err(UdiError::new(
@@ -101,4 +100,20 @@ pub fn parse(input: &str) -> Result<Udi, UdiError> {
         ));
     }
     gs1::parse(input)
+}
+
+/// Days in `month` of `year` (proleptic Gregorian), for the date fields of every agency.
+fn days_in_month(year: i64, month: u32) -> u32 {
+    let (this, next) = if month == 12 {
+        (
+            crate::time::days_from_civil(year, 12, 1),
+            crate::time::days_from_civil(year + 1, 1, 1),
+        )
+    } else {
+        (
+            crate::time::days_from_civil(year, month, 1),
+            crate::time::days_from_civil(year, month + 1, 1),
+        )
+    };
+    u32::try_from(next - this).unwrap_or(0)
 }

@@ -3,7 +3,7 @@
 
 use crate::support::*;
 use proptest::prelude::*;
-use traceledger::udi::{Agency, gs1::gs1_check_digit, parse};
+use traceledger::udi::{Agency, gs1::gs1_check_digit, hibcc::check_character, parse};
 
 const GS: char = '\u{1d}';
 
@@ -195,4 +195,96 @@ fn the_cli_parses_and_explains_a_bad_udi() {
         "{stderr}"
     );
     assert!(stderr.contains("\n      ^"), "{stderr}");
+}
+
+#[test]
+fn hibcc_in_one_symbol_and_in_two() {
+    // The example of a public HIBC parser's documentation: primary, secondary ($$5: Julian
+    // expiry 2020 day 015, lot 10X3), supplemental manufacture date and serial, check '-'.
+    let udi = parse("+A99912345/$$52001510X3/16D20111212/S77DE1G45-").unwrap();
+    assert_eq!(udi.agency, Agency::Hibcc);
+    assert_eq!(udi.device_identifier, "A99912345");
+    assert_eq!(udi.lot.as_deref(), Some("10X3"));
+    assert_eq!(udi.expiry.as_deref(), Some("2020-01-15"));
+    assert_eq!(udi.manufactured.as_deref(), Some("2011-12-12"));
+    assert_eq!(udi.serial.as_deref(), Some("77DE1G45"));
+
+    // The same data as two symbols, the secondary linked by the primary's check character.
+    let primary = format!("+A99912345{}", check_character("+A99912345").unwrap());
+    let link = primary.chars().last().unwrap();
+    let secondary_body = format!("+$$52001510X3{link}");
+    let secondary = format!(
+        "{secondary_body}{}",
+        check_character(&secondary_body).unwrap()
+    );
+    let two = parse(&format!("{primary} {secondary}")).unwrap();
+    assert_eq!(two.device_identifier, "A99912345");
+    assert_eq!(two.lot.as_deref(), Some("10X3"));
+    assert_eq!(two.expiry.as_deref(), Some("2020-01-15"));
+
+    // A secondary symbol with another primary's link character is refused.
+    let wrong_link = "+$$52001510X3A";
+    let wrong = format!("{wrong_link}{}", check_character(wrong_link).unwrap());
+    let error = parse(&format!("{primary} {wrong}")).unwrap_err();
+    assert!(error.rule.contains("link character"), "{error}");
+}
+
+#[test]
+fn invalid_hibcc_names_the_position_and_the_rule() {
+    let cases: &[(&str, &str)] = &[
+        (
+            "+A99912345/$$52001510X3/16D20111212/S77DE1G45A",
+            "check character",
+        ),
+        ("+A999123a5X", "not a HIBC character"),
+    ];
+    for (input, rule) in cases {
+        let error = parse(input).unwrap_err();
+        assert!(error.rule.contains(rule), "{input}: {error}");
+    }
+    let with_check = |body: &str| format!("{body}{}", check_character(body).unwrap());
+    for (body, rule) in [
+        ("+A99912345/$$31313011AB", "month 13"),
+        ("+A99912345/$$53036611AB", "day 366"),
+        ("+A99912345/$$8051AB", "not supported"),
+        ("+A99912345/X1", "begins with '$'"),
+        ("+A9991234X", "one digit"),
+        ("+199912345", "begins with a letter"),
+    ] {
+        let error = parse(&with_check(body)).unwrap_err();
+        assert!(error.rule.contains(rule), "{body}: {error}");
+    }
+}
+
+const HIBC_ID_CHARS: &str = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ-.";
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+    #[test]
+    fn hibcc_format_then_parse_gives_back_the_fields(
+        lic in "[A-Z][A-Z0-9]{3}", pcn in "[A-Z0-9]{1,18}", unit_of_measure in 0u8..10,
+        lot in prop::collection::vec(prop::sample::select(HIBC_ID_CHARS.chars().collect::<Vec<_>>()), 1..=18),
+        expiry in date(), serial in "[A-Z0-9]{1,18}", form in 0usize..3,
+    ) {
+        let lot: String = lot.into_iter().collect();
+        let yymmdd = format!("{:02}{:02}{:02}", expiry.0, expiry.1, expiry.2.max(1));
+        let primary = format!("+{lic}{pcn}{unit_of_measure}");
+        let secondary = match form {
+            0 => format!("$$3{yymmdd}{lot}/S{serial}"),
+            1 => format!("$$+3{yymmdd}{serial}/S{serial}"),
+            _ => format!("${lot}/S{serial}"),
+        };
+        let body = format!("{primary}/{secondary}");
+        let udi = parse(&format!("{body}{}", check_character(&body).unwrap()))
+            .map_err(|e| TestCaseError::fail(format!("{body}: {e}")))?;
+        prop_assert_eq!(udi.device_identifier, format!("{lic}{pcn}{unit_of_measure}"));
+        prop_assert_eq!(udi.serial.as_deref(), Some(serial.as_str()));
+        if form != 1 {
+            prop_assert_eq!(udi.lot.as_deref(), Some(lot.as_str()));
+        }
+        if form != 2 {
+            let want = format!("20{:02}-{:02}-{:02}", expiry.0, expiry.1, expiry.2.max(1));
+            prop_assert_eq!(udi.expiry.as_deref(), Some(want.as_str()));
+        }
+    }
 }
