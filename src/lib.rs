@@ -7,6 +7,7 @@
 
 pub mod chain;
 pub mod event;
+pub mod genealogy;
 pub mod ingest;
 pub mod merkle;
 pub mod simulate;

@@ -12,6 +12,7 @@ use clap::{Args, Parser, Subcommand};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use traceledger::event::SchemaSet;
+use traceledger::genealogy::{self, GenealogyError};
 use traceledger::ingest::{self, IngestError, IngestOptions, IngestSummary, Input};
 use traceledger::simulate::{self, SimulateError, SimulationConfig};
 use traceledger::store::{LogFilter, Store, StoreError};
@@ -106,6 +107,20 @@ enum Command {
         #[arg(long, default_value_t = 3)]
         sites: u32,
     },
+    /// Genealogy of a unit or lot: what went into it (--backward) or where it went (--forward)
+    Trace {
+        /// A serial, a lot, or a UDI in any form
+        id: String,
+        /// What went into it: components, materials, lots back to their suppliers
+        #[arg(long, conflicts_with = "forward", required_unless_present = "forward")]
+        backward: bool,
+        /// Where it went: every unit and lot containing it, releases, shipments, customers
+        #[arg(long)]
+        forward: bool,
+        /// Print the tree as JSON
+        #[arg(long)]
+        json: bool,
+    },
     /// Unique Device Identifiers
     Udi {
         #[command(subcommand)]
@@ -147,6 +162,8 @@ pub enum CliError {
     Verify(#[from] VerifyError),
     #[error(transparent)]
     Simulate(#[from] SimulateError),
+    #[error(transparent)]
+    Genealogy(#[from] GenealogyError),
     #[error("the embedded event schemas are broken: {0}")]
     Schemas(#[from] traceledger::event::SchemaError),
     #[error("cannot {what}: {source}")]
@@ -175,6 +192,9 @@ impl CliError {
             }
             CliError::Verify(VerifyError::Store(e)) if e.is_corruption() => EXIT_INTEGRITY,
             CliError::Simulate(SimulateError::Config(_)) => EXIT_BAD_INPUT,
+            CliError::Genealogy(GenealogyError::NotFound(_) | GenealogyError::BadUdi { .. }) => {
+                EXIT_BAD_INPUT
+            }
             CliError::Ingest(IngestError::Read { source, .. })
                 if source.kind() == std::io::ErrorKind::NotFound =>
             {
@@ -274,6 +294,28 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Udi {
             action: UdiCommand::Parse { input, json },
         } => output::print_udi(&input, json),
+        Command::Trace {
+            id,
+            backward,
+            forward: _,
+            json,
+        } => {
+            let store = Store::open(&ledger)?;
+            let tree = if backward {
+                genealogy::backward(&store, &id)?
+            } else {
+                genealogy::forward(&store, &id)?
+            };
+            let text = if json {
+                serde_json::to_string(&tree).map_err(|e| CliError::Usage(e.to_string()))? + "\n"
+            } else {
+                genealogy::render_text(&tree)
+            };
+            std::io::stdout()
+                .lock()
+                .write_all(text.as_bytes())
+                .map_err(stdout_error)
+        }
     }
 }
 

@@ -9,5 +9,6 @@ mod ingest;
 mod merkle;
 mod support;
 mod tamper;
+mod trace;
 mod udi;
 mod verify_and_log;

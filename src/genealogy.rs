@@ -1,0 +1,603 @@
+//! Genealogy: what went into a unit or lot (backward), and where a unit or lot went
+//! (forward), rebuilt from the records on demand.
+//!
+//! A projection: it reads the log through the store's entity index (every step is one indexed
+//! query for the records that name an entity, never a scan) and never writes. Links it
+//! follows, each cited by the seq of the record that made it:
+//!
+//! - a component installed in a unit (and removed again, shown as removed), across sites;
+//! - a lot consumed by a unit, or by a work order (then by every unit and lot it made);
+//! - a lot split from another, merged from others, produced by a work order, or received
+//!   from a supplier (the end of a backward trace);
+//! - forward only: release, scrap, shipment and customer, complaints.
+
+use crate::store::{LogFilter, Store, StoreError};
+use crate::udi;
+use serde::Serialize;
+use serde_json::Value;
+use std::collections::HashSet;
+use std::ops::ControlFlow;
+
+/// How a UDI can begin: GS1 parentheses, HIBCC flag, symbology identifier, FNC1.
+const UDI_FIRST_CHARS: [char; 4] = ['(', '+', ']', '\u{1d}'];
+
+/// Beyond this depth a trace stops: no real bill of materials is this deep, so a deeper one
+/// means a cycle in the data that the visited set did not catch.
+const DEPTH_MAX: usize = 64;
+
+#[derive(Debug, thiserror::Error)]
+pub enum GenealogyError {
+    #[error("{0} is neither a unit nor a lot the ledger knows")]
+    NotFound(String),
+    #[error("{input} is not a valid UDI: {source}")]
+    BadUdi {
+        input: String,
+        source: udi::UdiError,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NodeKind {
+    Unit,
+    Lot,
+    /// A component made elsewhere, known only by its UDI.
+    External,
+}
+
+/// One unit or lot in a trace, with how it is linked to its parent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TraceNode {
+    pub kind: NodeKind,
+    pub id: String,
+    /// The product (units, produced lots) or part (received lots).
+    pub item: Option<String>,
+    /// How this node is linked to the one above it ("component", "material", "split from", ...).
+    pub link: String,
+    /// The seq of the record that makes the link.
+    pub seq: Option<u64>,
+    /// The seq of the record that undid the link (a component removed in rework).
+    pub removed_seq: Option<u64>,
+    /// Facts about the node: supplier lot, release, shipment, customer, ...
+    pub facts: Vec<(String, String)>,
+    pub children: Vec<TraceNode>,
+}
+
+impl TraceNode {
+    fn new(kind: NodeKind, id: &str, link: &str, seq: Option<u64>) -> TraceNode {
+        TraceNode {
+            kind,
+            id: id.to_owned(),
+            item: None,
+            link: link.to_owned(),
+            seq,
+            removed_seq: None,
+            facts: Vec::new(),
+            children: Vec::new(),
+        }
+    }
+
+    /// Every node of the tree, depth first (the root included).
+    pub fn walk(&self) -> Vec<&TraceNode> {
+        let mut out = vec![self];
+        for child in &self.children {
+            out.extend(child.walk());
+        }
+        out
+    }
+}
+
+/// A record that names an entity, parsed.
+struct Named {
+    seq: u64,
+    event_type: String,
+    data: Value,
+}
+
+fn naming(store: &Store, id: &str) -> Result<Vec<Named>, StoreError> {
+    let filter = LogFilter {
+        entity: Some(id.to_owned()),
+        ..LogFilter::default()
+    };
+    let mut out = Vec::new();
+    store.for_each_logged(&filter, |record, event_type| {
+        if let Ok(mut event) = serde_json::from_str::<Value>(&record.event) {
+            out.push(Named {
+                seq: record.seq,
+                event_type: event_type.to_owned(),
+                data: event["data"].take(),
+            });
+        }
+        ControlFlow::Continue(())
+    })?;
+    Ok(out)
+}
+
+fn text<'v>(data: &'v Value, field: &str) -> Option<&'v str> {
+    data.get(field).and_then(Value::as_str)
+}
+
+/// Resolves what the user typed: a UDI (to its serial or lot), a serial, or a lot.
+fn resolve(store: &Store, input: &str) -> Result<(NodeKind, String), GenealogyError> {
+    let looks_like_udi = input.starts_with(UDI_FIRST_CHARS)
+        || input.starts_with("http://")
+        || input.starts_with("https://");
+    let candidates: Vec<String> = if looks_like_udi {
+        let parsed = udi::parse(input).map_err(|source| GenealogyError::BadUdi {
+            input: input.to_owned(),
+            source,
+        })?;
+        parsed.serial.into_iter().chain(parsed.lot).collect()
+    } else {
+        vec![input.to_owned()]
+    };
+    for id in candidates {
+        for named in naming(store, &id)? {
+            match named.event_type.as_str() {
+                "unit.started" if text(&named.data, "unit") == Some(&id) => {
+                    return Ok((NodeKind::Unit, id));
+                }
+                "lot.received" | "lot.produced" if text(&named.data, "lot") == Some(&id) => {
+                    return Ok((NodeKind::Lot, id));
+                }
+                "lot.merged" if text(&named.data, "into") == Some(&id) => {
+                    return Ok((NodeKind::Lot, id));
+                }
+                "lot.split" if split_children(&named.data).any(|c| c == id) => {
+                    return Ok((NodeKind::Lot, id));
+                }
+                _ => {}
+            }
+        }
+    }
+    Err(GenealogyError::NotFound(input.to_owned()))
+}
+
+fn split_children(data: &Value) -> impl Iterator<Item = &str> {
+    data.get("into")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|part| text(part, "lot"))
+}
+
+/// What went into `input` (a unit or lot, by id or UDI), recursively.
+///
+/// # Errors
+/// `NotFound`, `BadUdi`, or a database error.
+pub fn backward(store: &Store, input: &str) -> Result<TraceNode, GenealogyError> {
+    let (kind, id) = resolve(store, input)?;
+    let mut visited = HashSet::new();
+    Ok(backward_node(
+        store,
+        kind,
+        &id,
+        "traced",
+        None,
+        &mut visited,
+        0,
+    )?)
+}
+
+fn backward_node(
+    store: &Store,
+    kind: NodeKind,
+    id: &str,
+    link: &str,
+    seq: Option<u64>,
+    visited: &mut HashSet<(NodeKind, String)>,
+    depth: usize,
+) -> Result<TraceNode, StoreError> {
+    let mut node = TraceNode::new(kind, id, link, seq);
+    if depth > DEPTH_MAX || !visited.insert((kind, id.to_owned())) {
+        node.facts
+            .push(("note".to_owned(), "already shown above".to_owned()));
+        return Ok(node);
+    }
+    let records = naming(store, id)?;
+    for named in &records {
+        let data = &named.data;
+        let mine = |field: &str| text(data, field) == Some(id);
+        match named.event_type.as_str() {
+            "unit.started" if kind == NodeKind::Unit && mine("unit") => {
+                node.item = text(data, "product").map(str::to_owned);
+                if let Some(order) = text(data, "work_order") {
+                    node.facts.push(("work_order".to_owned(), order.to_owned()));
+                    node.children
+                        .extend(work_order_materials(store, order, visited, depth)?);
+                }
+            }
+            "component.installed" if kind == NodeKind::Unit && mine("unit") => {
+                let Some(component) = text(data, "component") else {
+                    continue;
+                };
+                let link = component_link(data);
+                let child = match text(data, "component_udi") {
+                    Some(component_udi) => {
+                        let mut child =
+                            TraceNode::new(NodeKind::External, component, &link, Some(named.seq));
+                        child
+                            .facts
+                            .push(("udi".to_owned(), component_udi.to_owned()));
+                        child
+                    }
+                    None => backward_node(
+                        store,
+                        NodeKind::Unit,
+                        component,
+                        &link,
+                        Some(named.seq),
+                        visited,
+                        depth + 1,
+                    )?,
+                };
+                node.children.push(child);
+            }
+            "component.removed" if kind == NodeKind::Unit && mine("unit") => {
+                mark_removed(&mut node.children, text(data, "component"), named.seq);
+            }
+            "material.consumed" if kind == NodeKind::Lot || !mine("unit") => {}
+            "material.consumed" => {
+                if let Some(lot) = text(data, "lot") {
+                    let link = material_link(data);
+                    node.children.push(backward_node(
+                        store,
+                        NodeKind::Lot,
+                        lot,
+                        &link,
+                        Some(named.seq),
+                        visited,
+                        depth + 1,
+                    )?);
+                }
+            }
+            "lot.received" if kind == NodeKind::Lot && mine("lot") => {
+                node.item = text(data, "part").map(str::to_owned);
+                for field in ["supplier", "supplier_lot", "expires"] {
+                    if let Some(value) = text(data, field) {
+                        node.facts.push((field.to_owned(), value.to_owned()));
+                    }
+                }
+            }
+            "lot.split" if kind == NodeKind::Lot && split_children(data).any(|c| c == id) => {
+                if let Some(parent) = text(data, "lot") {
+                    node.children.push(backward_node(
+                        store,
+                        NodeKind::Lot,
+                        parent,
+                        "split from",
+                        Some(named.seq),
+                        visited,
+                        depth + 1,
+                    )?);
+                }
+            }
+            "lot.merged" if kind == NodeKind::Lot && mine("into") => {
+                for source in data
+                    .get("lots")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                {
+                    node.children.push(backward_node(
+                        store,
+                        NodeKind::Lot,
+                        source,
+                        "merged from",
+                        Some(named.seq),
+                        visited,
+                        depth + 1,
+                    )?);
+                }
+            }
+            "lot.produced" if kind == NodeKind::Lot && mine("lot") => {
+                node.item = text(data, "product").map(str::to_owned);
+                if let Some(order) = text(data, "work_order") {
+                    node.facts.push(("work_order".to_owned(), order.to_owned()));
+                    node.children
+                        .extend(work_order_materials(store, order, visited, depth)?);
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(node)
+}
+
+/// The lots a work order consumed (not tied to one unit).
+fn work_order_materials(
+    store: &Store,
+    order: &str,
+    visited: &mut HashSet<(NodeKind, String)>,
+    depth: usize,
+) -> Result<Vec<TraceNode>, StoreError> {
+    let mut out = Vec::new();
+    for named in naming(store, order)? {
+        if named.event_type == "material.consumed"
+            && text(&named.data, "work_order") == Some(order)
+            && let Some(lot) = text(&named.data, "lot")
+        {
+            let link = format!("{} (work order {order})", material_link(&named.data));
+            out.push(backward_node(
+                store,
+                NodeKind::Lot,
+                lot,
+                &link,
+                Some(named.seq),
+                visited,
+                depth + 1,
+            )?);
+        }
+    }
+    Ok(out)
+}
+
+fn component_link(data: &Value) -> String {
+    match text(data, "op") {
+        Some(op) => format!("component (op {op})"),
+        None => "component".to_owned(),
+    }
+}
+
+fn material_link(data: &Value) -> String {
+    let quantity = text(data, "quantity").unwrap_or("?");
+    let uom = text(data, "uom").unwrap_or("");
+    match text(data, "op") {
+        Some(op) => format!("material {quantity} {uom} (op {op})"),
+        None => format!("material {quantity} {uom}"),
+    }
+}
+
+/// A removal undoes the latest installation of that component that is still in place.
+fn mark_removed(children: &mut [TraceNode], component: Option<&str>, seq: u64) {
+    if let Some(child) = children.iter_mut().rev().find(|c| {
+        Some(c.id.as_str()) == component
+            && c.removed_seq.is_none()
+            && c.link.starts_with("component")
+    }) {
+        child.removed_seq = Some(seq);
+    }
+}
+
+/// Where `input` (a unit or lot, by id or UDI) went: every unit and lot that contains it, up
+/// to the finished devices, with their release, shipments and customers.
+///
+/// # Errors
+/// `NotFound`, `BadUdi`, or a database error.
+pub fn forward(store: &Store, input: &str) -> Result<TraceNode, GenealogyError> {
+    let (kind, id) = resolve(store, input)?;
+    let mut visited = HashSet::new();
+    Ok(forward_node(
+        store,
+        kind,
+        &id,
+        "traced",
+        None,
+        &mut visited,
+        0,
+    )?)
+}
+
+fn forward_node(
+    store: &Store,
+    kind: NodeKind,
+    id: &str,
+    link: &str,
+    seq: Option<u64>,
+    visited: &mut HashSet<(NodeKind, String)>,
+    depth: usize,
+) -> Result<TraceNode, StoreError> {
+    let mut node = TraceNode::new(kind, id, link, seq);
+    if depth > DEPTH_MAX || !visited.insert((kind, id.to_owned())) {
+        node.facts
+            .push(("note".to_owned(), "already shown above".to_owned()));
+        return Ok(node);
+    }
+    let records = naming(store, id)?;
+    for named in &records {
+        let data = &named.data;
+        let mine = |field: &str| text(data, field) == Some(id);
+        let subject_is_me = match kind {
+            NodeKind::Lot => mine("lot"),
+            _ => mine("unit"),
+        };
+        match named.event_type.as_str() {
+            "unit.started" if kind == NodeKind::Unit && mine("unit") => {
+                node.item = text(data, "product").map(str::to_owned);
+            }
+            "lot.received" | "lot.produced" if kind == NodeKind::Lot && mine("lot") => {
+                node.item = text(data, "part")
+                    .or_else(|| text(data, "product"))
+                    .map(str::to_owned);
+            }
+            "material.consumed" if kind == NodeKind::Lot && mine("lot") => {
+                let link = material_link(data);
+                if let Some(unit) = text(data, "unit") {
+                    node.children.push(forward_node(
+                        store,
+                        NodeKind::Unit,
+                        unit,
+                        &format!("consumed by unit: {link}"),
+                        Some(named.seq),
+                        visited,
+                        depth + 1,
+                    )?);
+                } else if let Some(order) = text(data, "work_order") {
+                    node.children.extend(work_order_outputs(
+                        store, order, &link, named.seq, visited, depth,
+                    )?);
+                }
+            }
+            "component.installed" if kind == NodeKind::Unit && mine("component") => {
+                if let Some(parent) = text(data, "unit") {
+                    let link = format!("installed in ({})", component_link(data));
+                    node.children.push(forward_node(
+                        store,
+                        NodeKind::Unit,
+                        parent,
+                        &link,
+                        Some(named.seq),
+                        visited,
+                        depth + 1,
+                    )?);
+                }
+            }
+            "component.removed" if kind == NodeKind::Unit && mine("component") => {
+                if let Some(parent) = text(data, "unit")
+                    && let Some(child) = node
+                        .children
+                        .iter_mut()
+                        .rev()
+                        .find(|c| c.id == parent && c.removed_seq.is_none())
+                {
+                    child.removed_seq = Some(named.seq);
+                }
+            }
+            "lot.split" if kind == NodeKind::Lot && mine("lot") => {
+                let children: Vec<String> = split_children(data).map(str::to_owned).collect();
+                for child in children {
+                    node.children.push(forward_node(
+                        store,
+                        NodeKind::Lot,
+                        &child,
+                        "split into",
+                        Some(named.seq),
+                        visited,
+                        depth + 1,
+                    )?);
+                }
+            }
+            "lot.merged"
+                if kind == NodeKind::Lot
+                    && data
+                        .get("lots")
+                        .and_then(Value::as_array)
+                        .is_some_and(|l| l.iter().any(|x| x.as_str() == Some(id))) =>
+            {
+                if let Some(into) = text(data, "into") {
+                    node.children.push(forward_node(
+                        store,
+                        NodeKind::Lot,
+                        into,
+                        "merged into",
+                        Some(named.seq),
+                        visited,
+                        depth + 1,
+                    )?);
+                }
+            }
+            "unit.released" if subject_is_me => node
+                .facts
+                .push(("released".to_owned(), format!("seq {}", named.seq))),
+            "unit.scrapped" if subject_is_me => node
+                .facts
+                .push(("scrapped".to_owned(), format!("seq {}", named.seq))),
+            "unit.shipped" if subject_is_me => {
+                let shipment = text(data, "shipment").unwrap_or("?");
+                let customer = text(data, "customer").unwrap_or("?");
+                node.facts.push((
+                    "shipped".to_owned(),
+                    format!("{shipment} to {customer} (seq {})", named.seq),
+                ));
+            }
+            "complaint.received" if subject_is_me => {
+                let complaint = text(data, "complaint").unwrap_or("?");
+                node.facts.push((
+                    "complaint".to_owned(),
+                    format!("{complaint} (seq {})", named.seq),
+                ));
+            }
+            _ => {}
+        }
+    }
+    Ok(node)
+}
+
+/// What a work order made: its units and its produced lots.
+fn work_order_outputs(
+    store: &Store,
+    order: &str,
+    link: &str,
+    seq: u64,
+    visited: &mut HashSet<(NodeKind, String)>,
+    depth: usize,
+) -> Result<Vec<TraceNode>, StoreError> {
+    let mut out = Vec::new();
+    for named in naming(store, order)? {
+        let link = format!("consumed by work order {order}: {link}");
+        match named.event_type.as_str() {
+            "unit.started" if text(&named.data, "work_order") == Some(order) => {
+                if let Some(unit) = text(&named.data, "unit") {
+                    out.push(forward_node(
+                        store,
+                        NodeKind::Unit,
+                        unit,
+                        &link,
+                        Some(seq),
+                        visited,
+                        depth + 1,
+                    )?);
+                }
+            }
+            "lot.produced" if text(&named.data, "work_order") == Some(order) => {
+                if let Some(lot) = text(&named.data, "lot") {
+                    out.push(forward_node(
+                        store,
+                        NodeKind::Lot,
+                        lot,
+                        &link,
+                        Some(seq),
+                        visited,
+                        depth + 1,
+                    )?);
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(out)
+}
+
+/// The trace as an indented tree for people; every line cites its record.
+pub fn render_text(root: &TraceNode) -> String {
+    let mut out = String::new();
+    render(root, 0, &mut out);
+    out
+}
+
+fn render(node: &TraceNode, depth: usize, out: &mut String) {
+    let kind = match node.kind {
+        NodeKind::Unit => "unit",
+        NodeKind::Lot => "lot",
+        NodeKind::External => "component made elsewhere",
+    };
+    let item = node
+        .item
+        .as_deref()
+        .map(|i| format!(" [{i}]"))
+        .unwrap_or_default();
+    let cite = node.seq.map(|s| format!("  (seq {s})")).unwrap_or_default();
+    let removed = node
+        .removed_seq
+        .map(|s| format!("  REMOVED (seq {s})"))
+        .unwrap_or_default();
+    let link = if depth == 0 {
+        String::new()
+    } else {
+        format!("{}: ", node.link)
+    };
+    out.push_str(&format!(
+        "{}{link}{kind} {}{item}{removed}{cite}\n",
+        "  ".repeat(depth),
+        node.id
+    ));
+    for (name, value) in &node.facts {
+        out.push_str(&format!("{}  · {name}: {value}\n", "  ".repeat(depth)));
+    }
+    for child in &node.children {
+        render(child, depth + 1, out);
+    }
+}

@@ -1,0 +1,163 @@
+//! Genealogy on the hand-built plant (expected answers read off fixtures/plant-small.ndjson by
+//! hand) and, for invariants, on a simulated plant.
+
+use crate::support::*;
+use traceledger::genealogy::{NodeKind, TraceNode, backward, forward};
+use traceledger::store::Store;
+
+fn ids(tree: &TraceNode) -> Vec<&str> {
+    tree.walk().iter().map(|n| n.id.as_str()).collect()
+}
+
+fn find<'t>(tree: &'t TraceNode, id: &str) -> &'t TraceNode {
+    tree.walk()
+        .into_iter()
+        .find(|n| n.id == id && !n.facts.iter().any(|(k, _)| k == "note"))
+        .unwrap_or_else(|| panic!("{id} not in the trace"))
+}
+
+#[test]
+fn backward_through_a_reworked_pump_shows_the_removed_module_as_removed() {
+    let ledger = Ledger::with_plant();
+    let store = Store::open(&ledger.path).unwrap();
+    let tree = backward(&store, "IP3K-260002").unwrap();
+    assert_eq!(
+        (tree.kind, tree.item.as_deref()),
+        (NodeKind::Unit, Some("INF-3000"))
+    );
+    // The pump module installed first was removed in rework (NCR-GAL-26-0107); its
+    // replacement is in place. Both are shown, the first as removed.
+    let removed = find(&tree, "PM-26-00018");
+    assert!(removed.removed_seq.is_some() && removed.link.starts_with("component"));
+    let present = find(&tree, "PM-26-00019");
+    assert_eq!(present.removed_seq, None);
+    // Made at Penang from two supplier lots; the housing lot consumed at Galway; the battery
+    // pack bought in, known by its UDI.
+    let motor = find(&tree, "L-PEN-2611-0001");
+    assert!(
+        motor
+            .facts
+            .contains(&("supplier_lot".to_owned(), "MX24-261104A".to_owned()))
+    );
+    for id in ["L-PEN-2611-0002", "L-GAL-2611-0101"] {
+        assert!(ids(&tree).contains(&id), "{id}");
+    }
+    let battery = find(&tree, "BP7-88217");
+    assert_eq!(battery.kind, NodeKind::External);
+}
+
+#[test]
+fn backward_through_splits_and_merges_to_the_lots_as_received() {
+    let ledger = Ledger::with_plant();
+    let store = Store::open(&ledger.path).unwrap();
+    let tree = backward(&store, "CK7F-2611A").unwrap();
+    assert_eq!(
+        find(&tree, "L-GAL-2611-0110").link,
+        "material 201 EA (op 10) (work order WO-GAL-26-0121)"
+    );
+    for (id, link) in [
+        ("L-GAL-2611-0105", "merged from"),
+        ("L-GAL-2611-0106", "merged from"),
+        ("L-GAL-2611-0103", "split from"),
+    ] {
+        assert_eq!(find(&tree, id).link, link, "{id}");
+    }
+}
+
+#[test]
+fn forward_from_a_supplier_lot_reaches_the_shipped_devices_and_their_customers() {
+    let ledger = Ledger::with_plant();
+    let store = Store::open(&ledger.path).unwrap();
+    let tree = forward(&store, "L-PEN-2611-0001").unwrap();
+    let shipped = find(&tree, "IP3K-260001");
+    assert!(
+        shipped
+            .facts
+            .iter()
+            .any(|(k, v)| k == "shipped" && v.contains("CUST-UHG")),
+        "{:?}",
+        shipped.facts
+    );
+    assert!(shipped.facts.iter().any(|(k, _)| k == "complaint"));
+    assert!(ids(&tree).contains(&"IP3K-260002"));
+
+    let kits = forward(&store, "L-GAL-2611-0105").unwrap();
+    let lot = find(&kits, "CK7F-2611A");
+    assert!(
+        lot.facts
+            .iter()
+            .any(|(k, v)| k == "shipped" && v.contains("CUST-MEDLOG-DE"))
+    );
+}
+
+#[test]
+fn a_udi_names_its_device_and_an_unknown_id_is_a_clear_error() {
+    let ledger = Ledger::with_plant();
+    let store = Store::open(&ledger.path).unwrap();
+    let by_udi = backward(&store, "(01)05399123450010(11)261120(21)IP3K-260001").unwrap();
+    assert_eq!(by_udi.id, "IP3K-260001");
+    let output = ledger
+        .run(&["trace", "NO-SUCH-UNIT", "--backward"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(EXIT_BAD_INPUT));
+    assert!(
+        String::from_utf8_lossy(&output.stderr)
+            .contains("NO-SUCH-UNIT is neither a unit nor a lot")
+    );
+    let text = stdout_of(ledger.run(&["trace", "IP3K-260002", "--backward"]));
+    assert!(
+        text.contains("unit PM-26-00018 [PMOD-100]  REMOVED (seq "),
+        "{text}"
+    );
+    let json = stdout_of(ledger.run(&["trace", "L-PEN-2611-0001", "--forward", "--json"]));
+    let value: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(value["id"], "L-PEN-2611-0001");
+}
+
+/// Every lot in a unit's backward trace has that unit in its forward trace.
+#[test]
+fn backward_and_forward_agree_on_a_simulated_plant() {
+    let ledger = Ledger::new();
+    let stream = ledger.file("sim.ndjson");
+    let output = traceledger()
+        .args(["simulate", "--units", "30", "--seed", "9"])
+        .output()
+        .unwrap();
+    std::fs::write(&stream, output.stdout).unwrap();
+    ledger
+        .run(&["ingest", stream.to_str().unwrap()])
+        .assert()
+        .success();
+    let store = Store::open(&ledger.path).unwrap();
+    let text = std::fs::read_to_string(&stream).unwrap();
+    let units: Vec<String> = text
+        .lines()
+        .filter(|l| l.contains("\"type\":\"unit.released\"") && l.contains("\"unit\""))
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["data"]["unit"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .take(8)
+        .collect();
+    assert!(units.len() >= 5);
+    for unit in &units {
+        let back = backward(&store, unit).unwrap();
+        let lots: Vec<&str> = back
+            .walk()
+            .iter()
+            .filter(|n| n.kind == NodeKind::Lot)
+            .map(|n| n.id.as_str())
+            .collect();
+        assert!(!lots.is_empty(), "{unit} has no lots");
+        for lot in lots {
+            let fwd = forward(&store, lot).unwrap();
+            assert!(
+                ids(&fwd).contains(&unit.as_str()),
+                "{lot} forward lacks {unit}"
+            );
+        }
+    }
+}
