@@ -6,6 +6,7 @@
 //! realistic event generator). The binary's `cli` is a thin edge over these.
 
 pub mod chain;
+pub mod device_history;
 pub mod event;
 pub mod genealogy;
 pub mod ingest;

@@ -101,6 +101,64 @@ pub fn parse_rfc3339_micros(text: &str) -> Option<i64> {
     Some(((days * 86_400 + hour * 3_600 + minute * 60 + second) * 1_000_000) + micros)
 }
 
+/// Parses any RFC 3339 timestamp (`2026-11-25T08:31:05.123+01:00`, `…Z`) to milliseconds
+/// since the Unix epoch, so that times from sites in different zones compare correctly.
+pub fn parse_rfc3339_millis(text: &str) -> Option<i64> {
+    let b = text.as_bytes();
+    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
+        return None;
+    }
+    let number = |range: std::ops::Range<usize>| -> Option<i64> {
+        let digits = text.get(range)?;
+        digits
+            .bytes()
+            .all(|d| d.is_ascii_digit())
+            .then(|| digits.parse().ok())?
+    };
+    let (year, month, day) = (number(0..4)?, number(5..7)?, number(8..10)?);
+    let (hour, minute, second) = (number(11..13)?, number(14..16)?, number(17..19)?);
+    if !(1..=12).contains(&month)
+        || !(1..=31).contains(&day)
+        || hour > 23
+        || minute > 59
+        || second > 60
+    {
+        return None;
+    }
+    let mut at = 19;
+    let mut millis = 0i64;
+    if b.get(at) == Some(&b'.') {
+        let digits = b[at + 1..]
+            .iter()
+            .take_while(|d| d.is_ascii_digit())
+            .count();
+        if digits == 0 {
+            return None;
+        }
+        let fraction = text.get(at + 1..at + 1 + digits.min(3))?;
+        millis = fraction.parse::<i64>().ok()? * 10i64.pow(3 - digits.min(3) as u32);
+        at += 1 + digits;
+    }
+    let offset_minutes = match text.get(at..)? {
+        "Z" | "z" => 0,
+        zone if zone.len() == 6
+            && matches!(zone.as_bytes()[0], b'+' | b'-')
+            && zone.as_bytes()[3] == b':' =>
+        {
+            let minutes = number(at + 1..at + 3)? * 60 + number(at + 4..at + 6)?;
+            if zone.starts_with('-') {
+                -minutes
+            } else {
+                minutes
+            }
+        }
+        _ => return None,
+    };
+    let days = days_from_civil(year, month as u32, day as u32);
+    let seconds = days * 86_400 + hour * 3_600 + minute * 60 + second - offset_minutes * 60;
+    Some(seconds * 1_000 + millis)
+}
+
 /// The system clock in microseconds since the Unix epoch; 0 if the clock reads before 1970.
 pub fn now_unix_micros() -> i64 {
     SystemTime::now()
@@ -131,5 +189,16 @@ mod tests {
             Some(micros)
         );
         assert_eq!(parse_rfc3339_micros("2026-11-25T08:00:00Z"), None);
+        let utc = parse_rfc3339_millis("2026-11-25T08:31:05.123Z").unwrap();
+        assert_eq!(
+            parse_rfc3339_millis("2026-11-25T09:31:05.123+01:00"),
+            Some(utc)
+        );
+        assert_eq!(
+            parse_rfc3339_millis("2026-11-25T16:31:05.1234+08:00"),
+            Some(utc)
+        );
+        assert_eq!(format_rfc3339_millis(utc), "2026-11-25T08:31:05.123Z");
+        assert_eq!(parse_rfc3339_millis("2026-11-25T08:31:05"), None);
     }
 }

@@ -11,6 +11,7 @@ mod output;
 use clap::{Args, Parser, Subcommand};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
+use traceledger::device_history::{self, DeviceHistoryError};
 use traceledger::event::SchemaSet;
 use traceledger::genealogy::{self, GenealogyError};
 use traceledger::ingest::{self, IngestError, IngestOptions, IngestSummary, Input};
@@ -107,6 +108,14 @@ enum Command {
         #[arg(long, default_value_t = 3)]
         sites: u32,
     },
+    /// The Device History Record of a unit, with its exceptions
+    Dhr {
+        /// The unit's serial
+        unit: String,
+        /// Print the record as JSON (stable field names, see docs/dhr.md)
+        #[arg(long)]
+        json: bool,
+    },
     /// Genealogy of a unit or lot: what went into it (--backward) or where it went (--forward)
     Trace {
         /// A serial, a lot, or a UDI in any form
@@ -164,6 +173,8 @@ pub enum CliError {
     Simulate(#[from] SimulateError),
     #[error(transparent)]
     Genealogy(#[from] GenealogyError),
+    #[error(transparent)]
+    DeviceHistory(#[from] DeviceHistoryError),
     #[error("the embedded event schemas are broken: {0}")]
     Schemas(#[from] traceledger::event::SchemaError),
     #[error("cannot {what}: {source}")]
@@ -192,9 +203,8 @@ impl CliError {
             }
             CliError::Verify(VerifyError::Store(e)) if e.is_corruption() => EXIT_INTEGRITY,
             CliError::Simulate(SimulateError::Config(_)) => EXIT_BAD_INPUT,
-            CliError::Genealogy(GenealogyError::NotFound(_) | GenealogyError::BadUdi { .. }) => {
-                EXIT_BAD_INPUT
-            }
+            CliError::Genealogy(GenealogyError::NotFound(_) | GenealogyError::BadUdi { .. })
+            | CliError::DeviceHistory(DeviceHistoryError::NotFound(_)) => EXIT_BAD_INPUT,
             CliError::Ingest(IngestError::Read { source, .. })
                 if source.kind() == std::io::ErrorKind::NotFound =>
             {
@@ -294,6 +304,19 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Udi {
             action: UdiCommand::Parse { input, json },
         } => output::print_udi(&input, json),
+        Command::Dhr { unit, json } => {
+            let store = Store::open(&ledger)?;
+            let history = device_history::device_history(&store, &unit)?;
+            let text = if json {
+                serde_json::to_string(&history).map_err(|e| CliError::Usage(e.to_string()))? + "\n"
+            } else {
+                device_history::render_text(&history)
+            };
+            std::io::stdout()
+                .lock()
+                .write_all(text.as_bytes())
+                .map_err(stdout_error)
+        }
         Command::Trace {
             id,
             backward,

@@ -399,6 +399,37 @@ impl Store {
         Ok(())
     }
 
+    /// The records of `event_type` that name `entity` as `kind` in `role`, in seq order.
+    ///
+    /// Walks the records of that type (through the type index) and checks each against the
+    /// entity index by its full key: cheap for the rare types a projection looks up (a
+    /// person's qualifications, an instrument's calibrations), however many other records
+    /// name the same person or instrument.
+    ///
+    /// # Errors
+    /// A database error, or `Unreadable` for a damaged row.
+    pub fn records_of_type_naming(
+        &self,
+        event_type: &str,
+        kind: EntityKind,
+        role: RefRole,
+        entity: &str,
+    ) -> Result<Vec<Record>, StoreError> {
+        let mut statement = self.conn.prepare_cached(
+            "SELECT seq, id, type, occurred_at, site, actor, recorded_at, prev, hash, event
+             FROM records WHERE type = ?1 AND EXISTS (
+                 SELECT 1 FROM entity_refs e
+                 WHERE e.entity = ?2 AND e.kind = ?3 AND e.role = ?4 AND e.seq = records.seq)
+             ORDER BY seq",
+        )?;
+        let mut rows = statement.query(params![event_type, entity, kind.as_str(), role.code()])?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next()? {
+            out.push(record_from_view(&record_view(row)?)?);
+        }
+        Ok(out)
+    }
+
     /// Recomputes the derived entity index from the records alone, in one transaction.
     /// Returns the number of records indexed.
     ///

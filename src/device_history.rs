@@ -1,0 +1,733 @@
+//! The Device History Record (DHR, 21 CFR 820.184 / ISO 13485 7.5.9): everything done to a
+//! unit, with what, by whom, on which equipment, and who released it, rebuilt from the log on
+//! demand, every line citing the record it comes from, then the exceptions a reviewer must
+//! look at (review by exception, EVENTS.md "What is refused, and what is only flagged").
+//!
+//! A projection: it reads records through the store's entity index and never writes.
+//! Covered so far: identification, work order and routing, operations with operator,
+//! equipment and measurements against the routing's limits (with the site's configuration),
+//! materials and components, nonconformances with dispositions and rework, labels, release,
+//! shipments, complaints and service, corrections next to what they correct. Exceptions:
+//! failed steps, measurements outside limits, operators not qualified, equipment past its
+//! calibration due date, lots on hold or expired when consumed, routing operations not
+//! performed or not passed, release with an open nonconformance, label scans that do not
+//! match the UDI. Not yet (issue 3): lot-controlled DHRs, clean-room records of implantables,
+//! HTML.
+
+use crate::event::{EntityKind, RefRole};
+use crate::store::{LogFilter, Store, StoreError};
+use serde::Serialize;
+use serde_json::Value;
+use std::collections::{BTreeMap, HashMap};
+use std::ops::ControlFlow;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DeviceHistoryError {
+    #[error("{0} is not a unit the ledger knows (no unit.started names it)")]
+    NotFound(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// One line of the record: what happened, when, and the record it comes from.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Line {
+    pub seq: u64,
+    pub occurred_at: String,
+    pub text: String,
+}
+
+/// Something a reviewer must look at before signing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Exception {
+    /// The record that shows it (none when something is missing).
+    pub seq: Option<u64>,
+    /// A stable name of the rule: `failed_step`, `out_of_limits`, ...
+    pub rule: String,
+    pub text: String,
+}
+
+/// The Device History Record of one unit. Field order is the document's order; `--json`
+/// prints this structure, so its names are a stable interface.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DeviceHistory {
+    pub unit: String,
+    pub product: Option<String>,
+    pub product_name: Option<String>,
+    pub udi_di: Option<String>,
+    pub udi: Option<String>,
+    pub work_order: Option<String>,
+    pub routing: Option<String>,
+    pub started: Option<Line>,
+    pub operations: Vec<Line>,
+    pub materials: Vec<Line>,
+    pub components: Vec<Line>,
+    pub nonconformances: Vec<Line>,
+    pub labels: Vec<Line>,
+    pub release: Vec<Line>,
+    pub shipments: Vec<Line>,
+    pub after_shipment: Vec<Line>,
+    pub corrections: Vec<Line>,
+    pub exceptions: Vec<Exception>,
+}
+
+/// A record as the projection reads it.
+struct Rec {
+    seq: u64,
+    id: String,
+    event_type: String,
+    occurred_at: String,
+    actor: Option<String>,
+    site: String,
+    data: Value,
+}
+
+fn records_naming(store: &Store, entity: &str) -> Result<Vec<Rec>, StoreError> {
+    let filter = LogFilter {
+        entity: Some(entity.to_owned()),
+        ..LogFilter::default()
+    };
+    let mut out = Vec::new();
+    store.for_each_logged(&filter, |record, event_type| {
+        if let Ok(mut event) = serde_json::from_str::<Value>(&record.event) {
+            let text = |name: &str| event.get(name).and_then(Value::as_str).map(str::to_owned);
+            let occurred_at = text("occurred_at").unwrap_or_default();
+            out.push(Rec {
+                seq: record.seq,
+                id: text("id").unwrap_or_default(),
+                event_type: event_type.to_owned(),
+                occurred_at,
+                actor: text("actor"),
+                site: text("site").unwrap_or_default(),
+                data: event["data"].take(),
+            });
+        }
+        ControlFlow::Continue(())
+    })?;
+    Ok(out)
+}
+
+/// The records of one type that name `entity` as `kind` in `role` (see
+/// `Store::records_of_type_naming`: cheap however often the entity is named elsewhere).
+fn typed(
+    store: &Store,
+    event_type: &str,
+    kind: EntityKind,
+    role: RefRole,
+    entity: &str,
+) -> Result<Vec<Rec>, StoreError> {
+    Ok(store
+        .records_of_type_naming(event_type, kind, role, entity)?
+        .into_iter()
+        .filter_map(|record| {
+            let mut event: Value = serde_json::from_str(&record.event).ok()?;
+            let text = |name: &str| event.get(name).and_then(Value::as_str).map(str::to_owned);
+            Some(Rec {
+                seq: record.seq,
+                id: text("id").unwrap_or_default(),
+                event_type: event_type.to_owned(),
+                occurred_at: text("occurred_at").unwrap_or_default(),
+                actor: text("actor"),
+                site: text("site").unwrap_or_default(),
+                data: event["data"].take(),
+            })
+        })
+        .collect())
+}
+
+fn text<'v>(data: &'v Value, field: &str) -> Option<&'v str> {
+    data.get(field).and_then(Value::as_str)
+}
+
+/// The day (`YYYY-MM-DD`) of a timestamp as written, for comparing with date fields that the
+/// site wrote in its own calendar.
+fn day_of(timestamp: &str) -> &str {
+    timestamp.get(..10).unwrap_or(timestamp)
+}
+
+/// Limits of one check: (lsl, usl).
+type Limits = (Option<f64>, Option<f64>);
+
+/// What the projection looks up once per DHR: people's names, the routing.
+struct Context<'s> {
+    store: &'s Store,
+    names: HashMap<String, String>,
+}
+
+impl Context<'_> {
+    fn person(&mut self, person: Option<&str>) -> Result<String, StoreError> {
+        let Some(person) = person else {
+            return Ok("(no actor)".to_owned());
+        };
+        if let Some(name) = self.names.get(person) {
+            return Ok(name.clone());
+        }
+        let name = typed(
+            self.store,
+            "person.registered",
+            EntityKind::Person,
+            RefRole::Defines,
+            person,
+        )?
+        .into_iter()
+        .find(|r| text(&r.data, "person") == Some(person))
+        .and_then(|r| text(&r.data, "name").map(|n| format!("{n} ({person})")))
+        .unwrap_or_else(|| person.to_owned());
+        self.names.insert(person.to_owned(), name.clone());
+        Ok(name)
+    }
+}
+
+/// Rebuilds the DHR of `unit`.
+///
+/// # Errors
+/// `NotFound` if no `unit.started` names it; a database error.
+pub fn device_history(store: &Store, unit: &str) -> Result<DeviceHistory, DeviceHistoryError> {
+    let records = records_naming(store, unit)?;
+    let started = records
+        .iter()
+        .find(|r| r.event_type == "unit.started" && text(&r.data, "unit") == Some(unit))
+        .ok_or_else(|| DeviceHistoryError::NotFound(unit.to_owned()))?;
+    let mut context = Context {
+        store,
+        names: HashMap::new(),
+    };
+    let product = text(&started.data, "product").map(str::to_owned);
+    let work_order = text(&started.data, "work_order").map(str::to_owned);
+    let mut history = DeviceHistory {
+        unit: unit.to_owned(),
+        product: product.clone(),
+        product_name: None,
+        udi_di: None,
+        udi: text(&started.data, "udi").map(str::to_owned),
+        work_order: work_order.clone(),
+        routing: None,
+        started: Some(Line {
+            seq: started.seq,
+            occurred_at: started.occurred_at.clone(),
+            text: format!(
+                "started at {} by {}",
+                started.site,
+                context.person(started.actor.as_deref())?
+            ),
+        }),
+        operations: Vec::new(),
+        materials: Vec::new(),
+        components: Vec::new(),
+        nonconformances: Vec::new(),
+        labels: Vec::new(),
+        release: Vec::new(),
+        shipments: Vec::new(),
+        after_shipment: Vec::new(),
+        corrections: Vec::new(),
+        exceptions: Vec::new(),
+    };
+    if let Some(product) = &product
+        && let Some(defined) = typed(
+            store,
+            "product.defined",
+            EntityKind::Product,
+            RefRole::Defines,
+            product,
+        )?
+        .into_iter()
+        .find(|r| text(&r.data, "product") == Some(product))
+    {
+        history.product_name = text(&defined.data, "name").map(str::to_owned);
+        history.udi_di = text(&defined.data, "udi_di").map(str::to_owned);
+    }
+    // The routing and version the work order used, and the limits of its checks.
+    let mut limits: HashMap<(String, String), Limits> = HashMap::new();
+    let mut routing_ops: BTreeMap<String, (String, bool)> = BTreeMap::new();
+    if let Some(order) = &work_order
+        && let Some(released) = typed(
+            store,
+            "work_order.released",
+            EntityKind::WorkOrder,
+            RefRole::Defines,
+            order,
+        )?
+        .into_iter()
+        .find(|r| text(&r.data, "work_order") == Some(order))
+    {
+        let routing = text(&released.data, "routing").unwrap_or("").to_owned();
+        let version = text(&released.data, "version").unwrap_or("").to_owned();
+        history.routing = Some(format!("{routing} version {version}"));
+        for r in typed(
+            store,
+            "routing.released",
+            EntityKind::Routing,
+            RefRole::DefinesOrExtends,
+            &routing,
+        )? {
+            if text(&r.data, "version") == Some(&version) {
+                for operation in r.data["operations"].as_array().into_iter().flatten() {
+                    let op = text(operation, "op").unwrap_or("").to_owned();
+                    let name = text(operation, "name").unwrap_or("").to_owned();
+                    let qualification = operation["qualification_required"]
+                        .as_bool()
+                        .unwrap_or(false);
+                    routing_ops.insert(op.clone(), (name, qualification));
+                    for check in operation["checks"].as_array().into_iter().flatten() {
+                        let check_name = text(check, "name").unwrap_or("").to_owned();
+                        limits.insert(
+                            (op.clone(), check_name),
+                            (check["lsl"].as_f64(), check["usl"].as_f64()),
+                        );
+                    }
+                }
+            }
+        }
+        // The site's configuration narrows the template's limits (routing.configured).
+        let routing_version = format!("{routing}@{version}");
+        for r in typed(
+            store,
+            "routing.configured",
+            EntityKind::RoutingVersion,
+            RefRole::References,
+            &routing_version,
+        )? {
+            if text(&r.data, "site") == Some(started.site.as_str()) {
+                for o in r.data["overrides"].as_array().into_iter().flatten() {
+                    let key = (
+                        text(o, "op").unwrap_or("").to_owned(),
+                        text(o, "check").unwrap_or("").to_owned(),
+                    );
+                    let entry = limits.entry(key).or_insert((None, None));
+                    if let Some(lsl) = o["lsl"].as_f64() {
+                        entry.0 = Some(lsl);
+                    }
+                    if let Some(usl) = o["usl"].as_f64() {
+                        entry.1 = Some(usl);
+                    }
+                }
+            }
+        }
+    }
+    // Each operation's last result, for the routing check at the end.
+    let mut last_result: BTreeMap<String, (u64, String)> = BTreeMap::new();
+    let mut open_ncrs: BTreeMap<String, u64> = BTreeMap::new();
+    for r in &records {
+        let data = &r.data;
+        let about_me = text(data, "unit") == Some(unit);
+        let line = |text: String| Line {
+            seq: r.seq,
+            occurred_at: r.occurred_at.clone(),
+            text,
+        };
+        match r.event_type.as_str() {
+            "step.completed" if about_me => {
+                let op = text(data, "op").unwrap_or("?").to_owned();
+                let result = text(data, "result").unwrap_or("?").to_owned();
+                let who = context.person(r.actor.as_deref())?;
+                let equipment: Vec<&str> = data["equipment"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                    .collect();
+                let mut measured = Vec::new();
+                for m in data["measurements"].as_array().into_iter().flatten() {
+                    let name = text(m, "name").unwrap_or("?");
+                    let value = m["value"].as_f64();
+                    let unit_of = text(m, "unit").unwrap_or("");
+                    let (lsl, usl) = limits
+                        .get(&(op.clone(), name.to_owned()))
+                        .copied()
+                        .unwrap_or((None, None));
+                    let shown_limits = match (lsl, usl) {
+                        (Some(l), Some(u)) => format!(" [{l}..{u}]"),
+                        (Some(l), None) => format!(" [>= {l}]"),
+                        (None, Some(u)) => format!(" [<= {u}]"),
+                        (None, None) => String::new(),
+                    };
+                    measured.push(format!(
+                        "{name} {} {unit_of}{shown_limits}",
+                        value.map_or("?".to_owned(), |v| v.to_string())
+                    ));
+                    if let Some(v) = value
+                        && (lsl.is_some_and(|l| v < l) || usl.is_some_and(|u| v > u))
+                    {
+                        history.exceptions.push(Exception {
+                            seq: Some(r.seq),
+                            rule: "out_of_limits".to_owned(),
+                            text: format!("op {op}: {name} {v} {unit_of} outside{shown_limits}"),
+                        });
+                    }
+                }
+                let op_name = routing_ops
+                    .get(&op)
+                    .map(|(n, _)| format!(" {n}"))
+                    .unwrap_or_default();
+                history.operations.push(line(format!(
+                    "op {op}{op_name}: {result} at station {} by {who}{}{}",
+                    text(data, "station").unwrap_or("?"),
+                    if equipment.is_empty() {
+                        String::new()
+                    } else {
+                        format!(", equipment {}", equipment.join(", "))
+                    },
+                    if measured.is_empty() {
+                        String::new()
+                    } else {
+                        format!("; {}", measured.join("; "))
+                    },
+                )));
+                if result != "pass" {
+                    history.exceptions.push(Exception {
+                        seq: Some(r.seq),
+                        rule: "failed_step".to_owned(),
+                        text: format!("op {op} {result}"),
+                    });
+                }
+                if routing_ops.get(&op).is_some_and(|(_, required)| *required)
+                    && !qualified(store, r.actor.as_deref(), &op, day_of(&r.occurred_at))?
+                {
+                    history.exceptions.push(Exception {
+                        seq: Some(r.seq),
+                        rule: "operator_not_qualified".to_owned(),
+                        text: format!(
+                            "op {op} by {who}, who held no valid qualification for it on {}",
+                            day_of(&r.occurred_at)
+                        ),
+                    });
+                }
+                for item in &equipment {
+                    if let Some(due) =
+                        calibration_lapsed(store, item, r.seq, day_of(&r.occurred_at))?
+                    {
+                        history.exceptions.push(Exception {
+                            seq: Some(r.seq),
+                            rule: "calibration_past_due".to_owned(),
+                            text: format!("equipment {item} used at op {op} on {} was due for calibration {due}", day_of(&r.occurred_at)),
+                        });
+                    }
+                }
+                last_result.insert(op, (r.seq, result));
+            }
+            "material.consumed" if about_me => {
+                let lot = text(data, "lot").unwrap_or("?");
+                history.materials.push(line(format!(
+                    "lot {lot}: {} {} at op {}",
+                    text(data, "quantity").unwrap_or("?"),
+                    text(data, "uom").unwrap_or(""),
+                    text(data, "op").unwrap_or("-")
+                )));
+                if let Some(problem) = lot_problem(store, lot, r)? {
+                    history.exceptions.push(Exception {
+                        seq: Some(r.seq),
+                        rule: problem.0,
+                        text: problem.1,
+                    });
+                }
+            }
+            "component.installed" if about_me => {
+                let component = text(data, "component").unwrap_or("?");
+                let origin = text(data, "component_udi")
+                    .map(|u| format!(" (made elsewhere, UDI {u})"))
+                    .unwrap_or_default();
+                history.components.push(line(format!(
+                    "installed {component}{origin} at op {}",
+                    text(data, "op").unwrap_or("-")
+                )));
+            }
+            "component.removed" if about_me => {
+                history.components.push(line(format!(
+                    "REMOVED {}: {}",
+                    text(data, "component").unwrap_or("?"),
+                    text(data, "reason").unwrap_or("")
+                )));
+            }
+            "nonconformance.opened" if about_me => {
+                let ncr = text(data, "ncr").unwrap_or("?").to_owned();
+                history.nonconformances.push(line(format!(
+                    "{ncr} opened: {}",
+                    text(data, "description").unwrap_or("")
+                )));
+                open_ncrs.insert(ncr.clone(), r.seq);
+                for follow in records_naming(store, &ncr)? {
+                    let who = context.person(follow.actor.as_deref())?;
+                    let follow_line = |text: String| Line {
+                        seq: follow.seq,
+                        occurred_at: follow.occurred_at.clone(),
+                        text,
+                    };
+                    match follow.event_type.as_str() {
+                        "nonconformance.dispositioned" => {
+                            history.nonconformances.push(follow_line(format!(
+                                "{ncr} dispositioned {} by {who}: {}",
+                                text(&follow.data, "disposition").unwrap_or("?"),
+                                text(&follow.data, "justification").unwrap_or("")
+                            )));
+                        }
+                        "unit.reworked" => {
+                            history.nonconformances.push(follow_line(format!(
+                                "{ncr} rework at op {}: {}",
+                                text(&follow.data, "op").unwrap_or("?"),
+                                text(&follow.data, "description").unwrap_or("")
+                            )));
+                        }
+                        _ => {}
+                    }
+                    // A disposition closes the NCR (use as is, rework, scrap, return).
+                    if follow.event_type == "nonconformance.dispositioned" {
+                        open_ncrs.remove(&ncr);
+                    }
+                }
+            }
+            "label.printed" if about_me => {
+                let printed = text(data, "udi").unwrap_or("?");
+                history.labels.push(line(format!("printed {printed}")));
+            }
+            "label.verified" if about_me => {
+                let scanned = text(data, "scanned").unwrap_or("");
+                let result = text(data, "result").unwrap_or("?");
+                history
+                    .labels
+                    .push(line(format!("verified: {result}, scanned {scanned:?}")));
+                let matches = history.udi.as_deref() == Some(scanned);
+                if result == "pass" && !matches {
+                    history.exceptions.push(Exception {
+                        seq: Some(r.seq),
+                        rule: "label_mismatch".to_owned(),
+                        text: format!(
+                            "scan {scanned:?} passed but is not the unit's UDI {:?}",
+                            history.udi.as_deref().unwrap_or("")
+                        ),
+                    });
+                }
+            }
+            "unit.released" if about_me => {
+                let who = context.person(r.actor.as_deref())?;
+                history.release.push(line(format!("released by {who}")));
+                for (ncr, opened) in &open_ncrs {
+                    history.exceptions.push(Exception {
+                        seq: Some(r.seq),
+                        rule: "released_with_open_ncr".to_owned(),
+                        text: format!("released while {ncr} (seq {opened}) had no disposition"),
+                    });
+                }
+            }
+            "unit.scrapped" if about_me => {
+                history.release.push(line(format!(
+                    "SCRAPPED: {}",
+                    text(data, "reason").unwrap_or("")
+                )));
+            }
+            "unit.shipped" if about_me => {
+                history.shipments.push(line(format!(
+                    "shipment {} to {}{}",
+                    text(data, "shipment").unwrap_or("?"),
+                    text(data, "customer").unwrap_or("?"),
+                    text(data, "ship_to")
+                        .map(|s| format!(" ({s})"))
+                        .unwrap_or_default()
+                )));
+            }
+            "complaint.received" if about_me => {
+                history.after_shipment.push(line(format!(
+                    "complaint {}: {}",
+                    text(data, "complaint").unwrap_or("?"),
+                    text(data, "description").unwrap_or("")
+                )));
+            }
+            "unit.serviced" if about_me => {
+                history.after_shipment.push(line(format!(
+                    "service {}: {}",
+                    text(data, "service").unwrap_or("?"),
+                    text(data, "description").unwrap_or("")
+                )));
+            }
+            _ => {}
+        }
+        // Corrections of this record are shown next to it (21 CFR 11.10(e)): the original
+        // line above stays as it was.
+        for correction in records_naming(store, &r.id)? {
+            if correction.event_type == "correction.recorded"
+                && text(&correction.data, "corrects") == Some(r.id.as_str())
+            {
+                history.corrections.push(Line {
+                    seq: correction.seq,
+                    occurred_at: correction.occurred_at.clone(),
+                    text: format!(
+                        "corrects seq {} ({}): {} because {}",
+                        r.seq,
+                        r.event_type,
+                        correction.data["changes"],
+                        text(&correction.data, "reason").unwrap_or("")
+                    ),
+                });
+            }
+        }
+    }
+    let scrapped = history
+        .release
+        .iter()
+        .any(|l| l.text.starts_with("SCRAPPED"));
+    if !scrapped {
+        for (op, (name, _)) in &routing_ops {
+            match last_result.get(op) {
+                None => history.exceptions.push(Exception {
+                    seq: None,
+                    rule: "operation_not_performed".to_owned(),
+                    text: format!("op {op} {name} of the routing has no record"),
+                }),
+                Some((seq, result)) if result != "pass" => history.exceptions.push(Exception {
+                    seq: Some(*seq),
+                    rule: "operation_not_passed".to_owned(),
+                    text: format!("op {op} {name}: last result {result}"),
+                }),
+                _ => {}
+            }
+        }
+    }
+    history
+        .exceptions
+        .sort_by_key(|e| (e.seq.unwrap_or(u64::MAX), e.rule.clone()));
+    Ok(history)
+}
+
+/// Whether `person` held a qualification for `op` valid on `day`.
+fn qualified(store: &Store, person: Option<&str>, op: &str, day: &str) -> Result<bool, StoreError> {
+    let Some(person) = person else {
+        return Ok(false);
+    };
+    Ok(typed(
+        store,
+        "person.qualified",
+        EntityKind::Person,
+        RefRole::References,
+        person,
+    )?
+    .iter()
+    .any(|r| {
+        text(&r.data, "person") == Some(person)
+            && text(&r.data, "op") == Some(op)
+            && day_of(&r.occurred_at) <= day
+            && text(&r.data, "valid_until").is_some_and(|until| until >= day)
+    }))
+}
+
+/// The due date if `equipment`'s latest calibration before `seq` was due before `day`.
+fn calibration_lapsed(
+    store: &Store,
+    equipment: &str,
+    seq: u64,
+    day: &str,
+) -> Result<Option<String>, StoreError> {
+    let latest = typed(
+        store,
+        "equipment.calibrated",
+        EntityKind::Equipment,
+        RefRole::References,
+        equipment,
+    )?
+    .into_iter()
+    .rfind(|r| r.seq < seq);
+    Ok(match latest {
+        Some(r) => text(&r.data, "due")
+            .filter(|due| *due < day)
+            .map(str::to_owned),
+        None => Some("(never calibrated)".to_owned()),
+    })
+}
+
+/// A lot consumed while on hold or rejected, or after its expiry date.
+fn lot_problem(
+    store: &Store,
+    lot: &str,
+    consumed: &Rec,
+) -> Result<Option<(String, String)>, StoreError> {
+    let mut disposition = None;
+    let mut expires = None;
+    for r in records_naming(store, lot)?
+        .into_iter()
+        .filter(|r| r.seq < consumed.seq)
+    {
+        match r.event_type.as_str() {
+            "lot.dispositioned" if text(&r.data, "lot") == Some(lot) => {
+                disposition = text(&r.data, "disposition").map(|d| (d.to_owned(), r.seq));
+            }
+            "lot.received" if text(&r.data, "lot") == Some(lot) => {
+                expires = text(&r.data, "expires").map(str::to_owned);
+            }
+            _ => {}
+        }
+    }
+    if let Some((state, seq)) = disposition.filter(|(d, _)| d != "released") {
+        return Ok(Some((
+            "lot_not_released".to_owned(),
+            format!("lot {lot} consumed while {state} (seq {seq})"),
+        )));
+    }
+    let day = day_of(&consumed.occurred_at);
+    if let Some(expiry) = expires.filter(|e| e.as_str() < day) {
+        return Ok(Some((
+            "lot_expired".to_owned(),
+            format!("lot {lot} consumed on {day}, expired {expiry}"),
+        )));
+    }
+    Ok(None)
+}
+
+/// The DHR as text for people: sections in the document's order, every line with its seq.
+pub fn render_text(history: &DeviceHistory) -> String {
+    let mut out = String::new();
+    out.push_str(&format!("DEVICE HISTORY RECORD  unit {}\n", history.unit));
+    let field = |out: &mut String, name: &str, value: &Option<String>| {
+        out.push_str(&format!(
+            "  {name:<14}{}\n",
+            value.as_deref().unwrap_or("-")
+        ));
+    };
+    field(
+        &mut out,
+        "product",
+        &history
+            .product
+            .as_ref()
+            .map(|p| format!("{p} {}", history.product_name.as_deref().unwrap_or(""))),
+    );
+    field(&mut out, "UDI-DI", &history.udi_di);
+    field(&mut out, "UDI", &history.udi);
+    field(&mut out, "work order", &history.work_order);
+    field(&mut out, "routing", &history.routing);
+    let sections: [(&str, Vec<&Line>); 10] = [
+        ("Started", history.started.iter().collect()),
+        ("Operations", history.operations.iter().collect()),
+        ("Materials", history.materials.iter().collect()),
+        ("Components", history.components.iter().collect()),
+        ("Nonconformances", history.nonconformances.iter().collect()),
+        ("Labels", history.labels.iter().collect()),
+        ("Release", history.release.iter().collect()),
+        ("Shipments", history.shipments.iter().collect()),
+        ("After shipment", history.after_shipment.iter().collect()),
+        ("Corrections", history.corrections.iter().collect()),
+    ];
+    for (title, lines) in sections {
+        if lines.is_empty() {
+            continue;
+        }
+        out.push_str(&format!("\n{title}\n"));
+        for line in lines {
+            out.push_str(&format!(
+                "  [seq {:>7}] {}  {}\n",
+                line.seq, line.occurred_at, line.text
+            ));
+        }
+    }
+    out.push_str(&format!("\nExceptions ({})\n", history.exceptions.len()));
+    if history.exceptions.is_empty() {
+        out.push_str("  none\n");
+    }
+    for exception in &history.exceptions {
+        let seq = exception
+            .seq
+            .map_or("       -".to_owned(), |s| format!("{s:>7}"));
+        out.push_str(&format!(
+            "  [seq {seq}] {}: {}\n",
+            exception.rule, exception.text
+        ));
+    }
+    out
+}

@@ -1,0 +1,158 @@
+//! The Device History Record on the hand-built plant: expected answers worked out by hand
+//! from fixtures/plant-small.ndjson.
+
+use crate::support::*;
+use traceledger::device_history::device_history;
+use traceledger::store::Store;
+
+fn seq_of(ledger: &Ledger, event_id: &str) -> u64 {
+    ledger
+        .sqlite()
+        .query_row("SELECT seq FROM records WHERE id = ?1", [event_id], |r| {
+            r.get::<_, i64>(0)
+        })
+        .unwrap() as u64
+}
+
+#[test]
+fn the_reworked_pump_shows_its_failure_its_ncr_its_module_swap_and_exactly_two_exceptions() {
+    let ledger = Ledger::with_plant();
+    let store = Store::open(&ledger.path).unwrap();
+    let dhr = device_history(&store, "IP3K-260002").unwrap();
+    assert_eq!(dhr.product.as_deref(), Some("INF-3000"));
+    assert_eq!(dhr.udi_di.as_deref(), Some("05399123450010"));
+    assert_eq!(dhr.routing.as_deref(), Some("R-INF version 1"));
+    // Op 40 failed (flow accuracy -6.2 % against -5..5), then passed after rework: the failure
+    // and the out-of-limits value are the exceptions, nothing else.
+    let rules: Vec<&str> = dhr.exceptions.iter().map(|e| e.rule.as_str()).collect();
+    assert_eq!(
+        rules,
+        ["failed_step", "out_of_limits"],
+        "{:#?}",
+        dhr.exceptions
+    );
+    assert!(dhr.exceptions[1].text.contains("flow_accuracy -6.2"));
+    assert_eq!(dhr.exceptions[0].seq, dhr.exceptions[1].seq);
+    // The NCR: opened, dispositioned rework by QA, reworked.
+    assert_eq!(dhr.nonconformances.len(), 3);
+    assert!(
+        dhr.nonconformances[1]
+            .text
+            .contains("dispositioned rework by Siobh")
+    );
+    // The module swap is shown as removal and installation, in order.
+    let components: Vec<&str> = dhr.components.iter().map(|l| l.text.as_str()).collect();
+    assert!(
+        components
+            .iter()
+            .any(|t| t.starts_with("REMOVED PM-26-00018"))
+    );
+    assert!(
+        components
+            .last()
+            .unwrap()
+            .starts_with("installed PM-26-00019")
+    );
+    assert!(dhr.release[0].text.contains("released by Siobh"));
+    // Every line cites a real record.
+    let count = ledger.count() as u64;
+    for line in dhr
+        .operations
+        .iter()
+        .chain(&dhr.components)
+        .chain(&dhr.labels)
+    {
+        assert!(line.seq >= 1 && line.seq <= count);
+    }
+}
+
+#[test]
+fn a_clean_shipped_device_has_no_exceptions_and_shows_its_life_after_shipment() {
+    let ledger = Ledger::with_plant();
+    let store = Store::open(&ledger.path).unwrap();
+    let dhr = device_history(&store, "IP3K-260001").unwrap();
+    assert!(dhr.exceptions.is_empty(), "{:#?}", dhr.exceptions);
+    assert!(dhr.shipments[0].text.contains("CUST-UHG"));
+    let after: Vec<&str> = dhr.after_shipment.iter().map(|l| l.text.as_str()).collect();
+    assert!(
+        after[0].starts_with("complaint CMP-27-0003")
+            && after[1].starts_with("service SRV-27-0011"),
+        "{after:?}"
+    );
+}
+
+#[test]
+fn flagged_facts_become_exceptions_and_corrections_sit_next_to_what_they_correct() {
+    let ledger = Ledger::with_plant();
+    // A step out of its routing's limits but recorded as passed, on an unqualified operator's
+    // watch, then corrected; and a release while an NCR is still open.
+    let lines = [
+        r#"{"id":"t-dhr-1","type":"unit.started","occurred_at":"2026-11-22T08:00:00Z","site":"GAL","source":"station:GAL-ASM-03","actor":"p-1042","data":{"unit":"IP3K-269999","product":"INF-3000","work_order":"WO-GAL-26-0118","udi":"(01)05399123450010(11)261122(21)IP3K-269999"}}"#,
+        r#"{"id":"t-dhr-2","type":"step.completed","occurred_at":"2026-11-22T09:00:00Z","site":"GAL","source":"station:GAL-FT-02","actor":"p-1042","data":{"unit":"IP3K-269999","op":"40","station":"GAL-FT-02","result":"pass","equipment":["EQ-FL-0207"],"measurements":[{"name":"flow_accuracy","value":7.5,"unit":"%"}]}}"#,
+        r#"{"id":"t-dhr-3","type":"correction.recorded","occurred_at":"2026-11-22T09:30:00Z","site":"GAL","source":"cli:p-1201","actor":"p-1201","data":{"corrects":"t-dhr-2","reason":"value misread","changes":{"data.measurements.0.value":4.5}}}"#,
+        r#"{"id":"t-dhr-4","type":"nonconformance.opened","occurred_at":"2026-11-22T10:00:00Z","site":"GAL","source":"station:GAL-FT-02","actor":"p-1043","data":{"ncr":"NCR-T-1","unit":"IP3K-269999","description":"scratch on housing"}}"#,
+        r#"{"id":"t-dhr-5","type":"unit.released","occurred_at":"2026-11-22T11:00:00Z","site":"GAL","source":"cli:p-1201","actor":"p-1201","data":{"unit":"IP3K-269999"}}"#,
+    ];
+    let input = ledger.file("dhr.ndjson");
+    std::fs::write(&input, lines.join("\n")).unwrap();
+    ledger
+        .run(&["ingest", input.to_str().unwrap()])
+        .assert()
+        .success();
+    let store = Store::open(&ledger.path).unwrap();
+    let dhr = device_history(&store, "IP3K-269999").unwrap();
+    let found: Vec<(Option<u64>, &str)> = dhr
+        .exceptions
+        .iter()
+        .map(|e| (e.seq, e.rule.as_str()))
+        .collect();
+    let step = seq_of(&ledger, "t-dhr-2");
+    let release = seq_of(&ledger, "t-dhr-5");
+    for want in [
+        (Some(step), "out_of_limits"),
+        (Some(step), "operator_not_qualified"),
+        (Some(release), "released_with_open_ncr"),
+        (None, "operation_not_performed"),
+    ] {
+        assert!(found.contains(&want), "{want:?} missing from {found:?}");
+    }
+    assert_eq!(dhr.corrections.len(), 1);
+    assert!(
+        dhr.corrections[0]
+            .text
+            .starts_with(&format!("corrects seq {step} (step.completed)"))
+    );
+    // The original line is kept as it was recorded.
+    assert!(dhr.operations[0].text.contains("flow_accuracy 7.5"));
+}
+
+#[test]
+fn the_dhr_json_is_deterministic_and_an_unknown_unit_is_a_clear_error() {
+    let ledger = Ledger::with_plant();
+    let first = stdout_of(ledger.run(&["dhr", "IP3K-260002", "--json"]));
+    let second = stdout_of(ledger.run(&["dhr", "IP3K-260002", "--json"]));
+    assert_eq!(first, second);
+    let value: serde_json::Value = serde_json::from_str(&first).unwrap();
+    assert_eq!(value["unit"], "IP3K-260002");
+    let output = ledger.run(&["dhr", "NOPE"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(EXIT_BAD_INPUT));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("NOPE is not a unit"));
+}
+
+#[test]
+fn the_sites_configuration_narrows_the_routings_limits() {
+    let ledger = Ledger::with_plant();
+    let store = Store::open(&ledger.path).unwrap();
+    // R-PMOD v1 allows flow_rate 98..102; Penang configured 98.5..101.5 for op 30.
+    let dhr = device_history(&store, "PM-26-00017").unwrap();
+    let op30 = dhr
+        .operations
+        .iter()
+        .find(|l| l.text.starts_with("op 30"))
+        .unwrap();
+    assert!(
+        op30.text.contains("flow_rate 99.6 mL/h [98.5..101.5]"),
+        "{}",
+        op30.text
+    );
+}
