@@ -5,6 +5,7 @@
 //! only module that knows SQL); `ingest` and `verify` (the front door); `simulate` (a
 //! realistic event generator). The binary's `cli` is a thin edge over these.
 
+pub mod audit_trail;
 pub mod chain;
 pub mod device_history;
 pub mod event;

@@ -11,6 +11,7 @@ mod output;
 use clap::{Args, Parser, Subcommand};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
+use traceledger::audit_trail::{self, AuditError};
 use traceledger::device_history::{self, DeviceHistoryError};
 use traceledger::event::SchemaSet;
 use traceledger::genealogy::{self, GenealogyError};
@@ -108,6 +109,33 @@ enum Command {
         #[arg(long, default_value_t = 3)]
         sites: u32,
     },
+    /// The audit trail: who did what and when, corrections beside what they correct
+    Audit {
+        /// Only records that name this entity
+        #[arg(long, value_name = "ID")]
+        entity: Option<String>,
+        /// Only records by this person
+        #[arg(long, value_name = "PERSON")]
+        actor: Option<String>,
+        /// Only records of this type (repeatable)
+        #[arg(long = "type", value_name = "TYPE")]
+        types: Vec<String>,
+        /// From this time (RFC 3339)
+        #[arg(long, value_name = "TIME")]
+        since: Option<String>,
+        /// Up to this time (RFC 3339)
+        #[arg(long, value_name = "TIME")]
+        until: Option<String>,
+        /// Apply --since/--until to the ledger's recording time instead of the floor's time
+        #[arg(long)]
+        recorded: bool,
+        /// CSV (RFC 4180) with a header row
+        #[arg(long, conflicts_with = "json")]
+        csv: bool,
+        /// NDJSON, one entry per line
+        #[arg(long)]
+        json: bool,
+    },
     /// The Device History Record of a unit, with its exceptions
     Dhr {
         /// The unit's serial
@@ -175,6 +203,8 @@ pub enum CliError {
     Genealogy(#[from] GenealogyError),
     #[error(transparent)]
     DeviceHistory(#[from] DeviceHistoryError),
+    #[error(transparent)]
+    Audit(#[from] AuditError),
     #[error("the embedded event schemas are broken: {0}")]
     Schemas(#[from] traceledger::event::SchemaError),
     #[error("cannot {what}: {source}")]
@@ -204,7 +234,8 @@ impl CliError {
             CliError::Verify(VerifyError::Store(e)) if e.is_corruption() => EXIT_INTEGRITY,
             CliError::Simulate(SimulateError::Config(_)) => EXIT_BAD_INPUT,
             CliError::Genealogy(GenealogyError::NotFound(_) | GenealogyError::BadUdi { .. })
-            | CliError::DeviceHistory(DeviceHistoryError::NotFound(_)) => EXIT_BAD_INPUT,
+            | CliError::DeviceHistory(DeviceHistoryError::NotFound(_))
+            | CliError::Audit(AuditError::BadTime(_)) => EXIT_BAD_INPUT,
             CliError::Ingest(IngestError::Read { source, .. })
                 if source.kind() == std::io::ErrorKind::NotFound =>
             {
@@ -281,6 +312,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
                 from_seq: from,
                 to_seq: to,
                 limit,
+                ..LogFilter::default()
             };
             output::print_log(&store, &filter, json)
         }
@@ -304,6 +336,31 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Udi {
             action: UdiCommand::Parse { input, json },
         } => output::print_udi(&input, json),
+        Command::Audit {
+            entity,
+            actor,
+            types,
+            since,
+            until,
+            recorded,
+            csv,
+            json,
+        } => {
+            let store = Store::open(&ledger)?;
+            let query = audit_trail::AuditQuery {
+                entity,
+                actor,
+                types,
+                since,
+                until,
+                clock: if recorded {
+                    audit_trail::Clock::Recorded
+                } else {
+                    audit_trail::Clock::Occurred
+                },
+            };
+            output::print_audit(&store, &query, csv, json)
+        }
         Command::Dhr { unit, json } => {
             let store = Store::open(&ledger)?;
             let history = device_history::device_history(&store, &unit)?;

@@ -160,3 +160,70 @@ pub fn print_udi(input: &str, json: bool) -> Result<(), CliError> {
     println!("elements:        {}", elements.join("  "));
     Ok(())
 }
+
+/// `audit`: a table for people, CSV or NDJSON for machines; streamed, so any size prints in
+/// flat memory.
+pub fn print_audit(
+    store: &Store,
+    query: &traceledger::audit_trail::AuditQuery,
+    csv: bool,
+    json: bool,
+) -> Result<(), CliError> {
+    use traceledger::audit_trail::{CSV_HEADER, audit_trail, csv_row};
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let header = if csv {
+        Some(CSV_HEADER.to_owned())
+    } else if json {
+        None
+    } else {
+        Some(format!(
+            "{:>8}  {:<27}  {:<29}  {:<28}  {:<12}  what",
+            "seq", "recorded_at", "occurred_at", "type", "actor"
+        ))
+    };
+    if let Some(header) = header {
+        writeln!(out, "{header}").map_err(stdout_error)?;
+    }
+    let mut write_error = None;
+    audit_trail(store, query, &mut |entry| {
+        let written = if csv {
+            writeln!(out, "{}", csv_row(entry))
+        } else if json {
+            match serde_json::to_string(entry) {
+                Ok(line) => writeln!(out, "{line}"),
+                Err(e) => Err(std::io::Error::other(e)),
+            }
+        } else {
+            let event = serde_json::json!({ "data": entry.data });
+            let mut what = key_fields(&event);
+            if let Some(seq) = entry.corrects_seq {
+                what = format!("CORRECTS seq {seq}: {what}");
+            }
+            if !entry.corrected_by.is_empty() {
+                let seqs: Vec<String> = entry.corrected_by.iter().map(u64::to_string).collect();
+                what = format!("{what}  [corrected by seq {}]", seqs.join(", "));
+            }
+            writeln!(
+                out,
+                "{:>8}  {:<27}  {:<29}  {:<28}  {:<12}  {what}",
+                entry.seq,
+                entry.recorded_at,
+                entry.occurred_at,
+                entry.event_type,
+                entry.actor.as_deref().unwrap_or("-"),
+            )
+        };
+        match written {
+            Ok(()) => ControlFlow::Continue(()),
+            Err(e) => {
+                write_error = Some(e);
+                ControlFlow::Break(())
+            }
+        }
+    })?;
+    if let Some(e) = write_error {
+        return Err(stdout_error(e));
+    }
+    out.flush().map_err(stdout_error)
+}

@@ -110,6 +110,12 @@ pub struct LogBounds {
 pub struct LogFilter {
     pub types: Vec<String>,
     pub entity: Option<String>,
+    /// Only records whose actor is this person.
+    pub actor: Option<String>,
+    /// Only records recorded at or after / before this ledger time (the fixed UTC form of
+    /// `recorded_at`, which sorts as text).
+    pub recorded_from: Option<String>,
+    pub recorded_to: Option<String>,
     pub from_seq: Option<u64>,
     pub to_seq: Option<u64>,
     pub limit: Option<u64>,
@@ -375,6 +381,18 @@ impl Store {
             sql.push_str(&format!(" AND type IN ({})", marks.join(", ")));
             values.extend(filter.types.iter().map(|t| t.clone().into()));
         }
+        if let Some(actor) = &filter.actor {
+            values.push(actor.clone().into());
+            sql.push_str(&format!(" AND actor = ?{}", values.len()));
+        }
+        if let Some(from) = &filter.recorded_from {
+            values.push(from.clone().into());
+            sql.push_str(&format!(" AND recorded_at >= ?{}", values.len()));
+        }
+        if let Some(to) = &filter.recorded_to {
+            values.push(to.clone().into());
+            sql.push_str(&format!(" AND recorded_at <= ?{}", values.len()));
+        }
         if let Some(entity) = &filter.entity {
             values.push(entity.clone().into());
             sql.push_str(&format!(
@@ -397,6 +415,19 @@ impl Store {
             }
         }
         Ok(())
+    }
+
+    /// The seq of the record of event `id`, if any (the UNIQUE index on ids).
+    ///
+    /// # Errors
+    /// A database error.
+    pub fn seq_of_event(&self, id: &str) -> Result<Option<u64>, StoreError> {
+        let seq: Option<i64> = self
+            .conn
+            .prepare_cached("SELECT seq FROM records WHERE id = ?1")?
+            .query_row(params![id], |row| row.get(0))
+            .optional()?;
+        Ok(seq.and_then(|s| u64::try_from(s).ok()))
     }
 
     /// The records of `event_type` that name `entity` as `kind` in `role`, in seq order.
