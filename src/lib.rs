@@ -11,6 +11,7 @@ pub mod device_history;
 pub mod event;
 pub mod genealogy;
 pub mod ingest;
+pub mod kpi;
 pub mod merkle;
 pub mod simulate;
 pub mod store;

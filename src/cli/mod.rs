@@ -136,6 +136,22 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Plant KPIs by site, product and month: started, released, scrapped, right-first-time,
+    /// first-pass yield per operation, release cycle time, open nonconformances
+    Kpi {
+        /// Only this site
+        #[arg(long)]
+        site: Option<String>,
+        /// Only this product
+        #[arg(long)]
+        product: Option<String>,
+        /// Only units started in this month (YYYY-MM) or year (YYYY)
+        #[arg(long)]
+        period: Option<String>,
+        /// Print as JSON
+        #[arg(long)]
+        json: bool,
+    },
     /// The Device History Record of a unit, with its exceptions
     Dhr {
         /// The unit's serial
@@ -360,6 +376,31 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
                 },
             };
             output::print_audit(&store, &query, csv, json)
+        }
+        Command::Kpi {
+            site,
+            product,
+            period,
+            json,
+        } => {
+            let store = Store::open(&ledger)?;
+            let groups = traceledger::kpi::kpis(
+                &store,
+                &traceledger::kpi::KpiQuery {
+                    site,
+                    product,
+                    period,
+                },
+            )?;
+            let text = if json {
+                serde_json::to_string(&groups).map_err(|e| CliError::Usage(e.to_string()))? + "\n"
+            } else {
+                traceledger::kpi::render_text(&groups)
+            };
+            std::io::stdout()
+                .lock()
+                .write_all(text.as_bytes())
+                .map_err(stdout_error)
         }
         Command::Dhr { unit, json } => {
             let store = Store::open(&ledger)?;

@@ -8,6 +8,7 @@ mod audit;
 mod dhr;
 mod format_doc;
 mod ingest;
+mod kpi;
 mod merkle;
 mod support;
 mod tamper;

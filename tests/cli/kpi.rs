@@ -1,0 +1,80 @@
+//! KPIs on the hand-built plant, the expected figures worked out by hand from
+//! fixtures/plant-small.ndjson.
+
+use crate::support::*;
+use traceledger::kpi::{KpiQuery, kpis};
+use traceledger::store::Store;
+
+#[test]
+fn kpis_of_the_hand_built_plant() {
+    let ledger = Ledger::with_plant();
+    let store = Store::open(&ledger.path).unwrap();
+    let groups = kpis(&store, &KpiQuery::default()).unwrap();
+    let group = |site: &str, product: &str| {
+        groups
+            .iter()
+            .find(|g| g.site == site && g.product == product)
+            .unwrap_or_else(|| panic!("no group {site} {product}"))
+    };
+    // Galway infusion pumps: IP3K-260001 clean; IP3K-260002 failed op 40 (NCR, rework).
+    let pumps = group("GAL", "INF-3000");
+    assert_eq!((pumps.started, pumps.released, pumps.scrapped), (2, 2, 0));
+    assert_eq!(pumps.right_first_time, 1);
+    assert_eq!(pumps.right_first_time_rate, Some(0.5));
+    assert_eq!(
+        pumps.first_pass_yield_by_op["40"].first_pass_yield,
+        Some(0.5)
+    );
+    assert_eq!(
+        pumps.first_pass_yield_by_op["30"].first_pass_yield,
+        Some(1.0)
+    );
+    assert_eq!(pumps.open_nonconformances, 0);
+    // Penang pump modules: three made; PM-26-00018 removed in rework and scrapped.
+    let modules = group("PEN", "PMOD-100");
+    assert_eq!(
+        (modules.started, modules.released, modules.scrapped),
+        (3, 2, 1)
+    );
+    assert_eq!(modules.right_first_time, 2);
+    assert!(modules.release_cycle_hours_median.is_some());
+    assert!(modules.release_cycle_hours_p90 >= modules.release_cycle_hours_median);
+
+    let only_pen = kpis(
+        &store,
+        &KpiQuery {
+            site: Some("PEN".to_owned()),
+            ..KpiQuery::default()
+        },
+    )
+    .unwrap();
+    assert!(only_pen.iter().all(|g| g.site == "PEN") && !only_pen.is_empty());
+    let none = kpis(
+        &store,
+        &KpiQuery {
+            period: Some("2019".to_owned()),
+            ..KpiQuery::default()
+        },
+    )
+    .unwrap();
+    assert!(none.is_empty());
+}
+
+#[test]
+fn an_open_nonconformance_is_counted_until_dispositioned() {
+    let ledger = Ledger::with_plant();
+    let open = r#"{"id":"t-kpi-1","type":"nonconformance.opened","occurred_at":"2026-11-22T10:00:00Z","site":"GAL","source":"station:GAL-FT-02","actor":"p-1043","data":{"ncr":"NCR-T-9","unit":"IP3K-260001","description":"dent found at audit"}}"#;
+    let input = ledger.file("ncr.ndjson");
+    std::fs::write(&input, open).unwrap();
+    ledger
+        .run(&["ingest", input.to_str().unwrap()])
+        .assert()
+        .success();
+    let json = stdout_of(ledger.run(&["kpi", "--json", "--product", "INF-3000"]));
+    let groups: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(groups[0]["open_nonconformances"], 1);
+    assert_eq!(
+        groups[0]["right_first_time"], 0,
+        "a unit with an NCR is not right first time"
+    );
+}
