@@ -601,3 +601,92 @@ fn render(node: &TraceNode, depth: usize, out: &mut String) {
         render(child, depth + 1, out);
     }
 }
+
+/// A label for a node in a picture: kind, id, item, and REMOVED when the link was undone.
+fn picture_label(node: &TraceNode) -> String {
+    let kind = match node.kind {
+        NodeKind::Unit => "unit",
+        NodeKind::Lot => "lot",
+        NodeKind::External => "external",
+    };
+    let item = node
+        .item
+        .as_deref()
+        .map(|i| format!(" [{i}]"))
+        .unwrap_or_default();
+    let removed = if node.removed_seq.is_some() {
+        " (REMOVED)"
+    } else {
+        ""
+    };
+    format!("{kind} {}{item}{removed}", node.id)
+}
+
+/// Every edge of the tree as (parent, child), with the child's node; ids are the nodes' ids,
+/// so a unit or lot reached twice is drawn once with two incoming edges.
+fn edges(node: &TraceNode, out: &mut Vec<(String, String, String, bool)>) {
+    for child in &node.children {
+        out.push((
+            node.id.clone(),
+            child.id.clone(),
+            child.link.clone(),
+            child.removed_seq.is_some(),
+        ));
+        edges(child, out);
+    }
+}
+
+/// The trace as a Graphviz `dot` graph.
+pub fn render_dot(root: &TraceNode) -> String {
+    let quote = |s: &str| format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""));
+    let mut out = String::from("digraph genealogy {\n  rankdir=LR;\n  node [shape=box];\n");
+    let mut seen = std::collections::BTreeSet::new();
+    for node in root.walk() {
+        if seen.insert(node.id.clone()) {
+            out.push_str(&format!(
+                "  {} [label={}];\n",
+                quote(&node.id),
+                quote(&picture_label(node))
+            ));
+        }
+    }
+    let mut all = Vec::new();
+    edges(root, &mut all);
+    for (from, to, link, removed) in all {
+        let style = if removed { ", style=dashed" } else { "" };
+        out.push_str(&format!(
+            "  {} -> {} [label={}{style}];\n",
+            quote(&from),
+            quote(&to),
+            quote(&link)
+        ));
+    }
+    out.push_str("}\n");
+    out
+}
+
+/// The trace as a Mermaid flowchart.
+pub fn render_mermaid(root: &TraceNode) -> String {
+    let mut ids = std::collections::BTreeMap::new();
+    let mut out = String::from("flowchart LR\n");
+    let clean = |s: &str| s.replace('"', "'");
+    for node in root.walk() {
+        let next = ids.len();
+        if let std::collections::btree_map::Entry::Vacant(slot) = ids.entry(node.id.clone()) {
+            slot.insert(format!("n{next}"));
+            out.push_str(&format!("  n{next}[\"{}\"]\n", clean(&picture_label(node))));
+        }
+    }
+    let mut all = Vec::new();
+    edges(root, &mut all);
+    for (from, to, link, removed) in all {
+        let arrow = if removed { "-.->" } else { "-->" };
+        out.push_str(&format!(
+            "  {} {arrow}|\"{}\"| {}\n",
+            ids[&from],
+            clean(&link),
+            ids[&to]
+        ));
+    }
+    out
+}

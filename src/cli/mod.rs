@@ -171,8 +171,14 @@ enum Command {
         #[arg(long)]
         forward: bool,
         /// Print the tree as JSON
-        #[arg(long)]
+        #[arg(long, conflicts_with_all = ["dot", "mermaid"])]
         json: bool,
+        /// Print a Graphviz graph (dot -Tsvg)
+        #[arg(long, conflicts_with = "mermaid")]
+        dot: bool,
+        /// Print a Mermaid flowchart
+        #[arg(long)]
+        mermaid: bool,
     },
     /// Unique Device Identifiers
     Udi {
@@ -420,6 +426,8 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             backward,
             forward: _,
             json,
+            dot,
+            mermaid,
         } => {
             let store = Store::open(&ledger)?;
             let tree = if backward {
@@ -429,6 +437,10 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             };
             let text = if json {
                 serde_json::to_string(&tree).map_err(|e| CliError::Usage(e.to_string()))? + "\n"
+            } else if dot {
+                genealogy::render_dot(&tree)
+            } else if mermaid {
+                genealogy::render_mermaid(&tree)
             } else {
                 genealogy::render_text(&tree)
             };

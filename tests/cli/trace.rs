@@ -161,3 +161,27 @@ fn backward_and_forward_agree_on_a_simulated_plant() {
         }
     }
 }
+
+#[test]
+fn pictures_draw_each_unit_once_and_removed_links_dashed() {
+    let ledger = Ledger::with_plant();
+    let dot = stdout_of(ledger.run(&["trace", "IP3K-260002", "--backward", "--dot"]));
+    assert!(dot.starts_with("digraph genealogy {") && dot.trim_end().ends_with('}'));
+    let node_lines = dot
+        .lines()
+        .filter(|l| l.starts_with("  \"L-PEN-2611-0001\" [label="));
+    assert_eq!(node_lines.count(), 1, "{dot}");
+    let removed_edge = dot
+        .lines()
+        .find(|l| l.contains("\"IP3K-260002\" -> \"PM-26-00018\""))
+        .unwrap();
+    assert!(removed_edge.contains("style=dashed"), "{removed_edge}");
+    let kept_edge = dot
+        .lines()
+        .find(|l| l.contains("\"IP3K-260002\" -> \"PM-26-00019\""))
+        .unwrap();
+    assert!(!kept_edge.contains("dashed"));
+    let mermaid = stdout_of(ledger.run(&["trace", "IP3K-260002", "--backward", "--mermaid"]));
+    assert!(mermaid.starts_with("flowchart LR"));
+    assert_eq!(mermaid.matches("-.->").count(), 1, "{mermaid}");
+}
