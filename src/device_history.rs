@@ -11,8 +11,8 @@
 //! failed steps, measurements outside limits, operators not qualified, equipment past its
 //! calibration due date, lots on hold or expired when consumed, routing operations not
 //! performed or not passed, release with an open nonconformance, label scans that do not
-//! match the UDI. Not yet (issue 3): lot-controlled DHRs, clean-room records of implantables,
-//! HTML.
+//! match the UDI. Text, JSON and a printable HTML page. Not yet (issue 3): lot-controlled
+//! DHRs, clean-room records of implantables.
 
 use crate::event::{EntityKind, RefRole};
 use crate::store::{LogFilter, Store, StoreError};
@@ -729,5 +729,117 @@ pub fn render_text(history: &DeviceHistory) -> String {
             exception.rule, exception.text
         ));
     }
+    out
+}
+
+fn escape_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// The DHR as one self-contained, printable HTML page (no scripts, no external resources),
+/// with a sign-off block for the reviewer.
+pub fn render_html(history: &DeviceHistory) -> String {
+    let e = escape_html;
+    let mut out = String::new();
+    out.push_str(&format!(
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<title>DHR {}</title>\n",
+        e(&history.unit)
+    ));
+    out.push_str(
+        "<style>
+body{font-family:system-ui,sans-serif;font-size:11pt;margin:2em;color:#111}
+h1{font-size:16pt;margin-bottom:.2em}h2{font-size:12pt;border-bottom:1px solid #999;margin-top:1.4em}
+table{border-collapse:collapse;width:100%}td,th{border:1px solid #bbb;padding:3px 6px;vertical-align:top;text-align:left}
+th{background:#eee}td.seq{font-family:monospace;white-space:nowrap;width:6em}td.time{white-space:nowrap;width:15em}
+.exceptions td{background:#fff4e5}.none{color:#555}.signoff td{height:2.4em}
+@media print{body{margin:1cm}h2{page-break-after:avoid}tr{page-break-inside:avoid}}
+</style></head><body>\n",
+    );
+    out.push_str(&format!(
+        "<h1>Device History Record &mdash; unit {}</h1>\n<table>\n",
+        e(&history.unit)
+    ));
+    let product = history
+        .product
+        .as_ref()
+        .map(|p| format!("{p} {}", history.product_name.as_deref().unwrap_or("")));
+    for (name, value) in [
+        ("Product", &product),
+        ("UDI-DI", &history.udi_di),
+        ("UDI", &history.udi),
+        ("Work order", &history.work_order),
+        ("Routing", &history.routing),
+    ] {
+        out.push_str(&format!(
+            "<tr><th>{name}</th><td>{}</td></tr>\n",
+            e(value.as_deref().unwrap_or("-"))
+        ));
+    }
+    out.push_str("</table>\n");
+    let sections: [(&str, Vec<&Line>); 10] = [
+        ("Started", history.started.iter().collect()),
+        ("Operations", history.operations.iter().collect()),
+        ("Materials", history.materials.iter().collect()),
+        ("Components", history.components.iter().collect()),
+        ("Nonconformances", history.nonconformances.iter().collect()),
+        ("Labels", history.labels.iter().collect()),
+        ("Release", history.release.iter().collect()),
+        ("Shipments", history.shipments.iter().collect()),
+        ("After shipment", history.after_shipment.iter().collect()),
+        ("Corrections", history.corrections.iter().collect()),
+    ];
+    for (title, lines) in sections {
+        out.push_str(&format!("<h2>{title}</h2>\n"));
+        if lines.is_empty() {
+            out.push_str("<p class=\"none\">none recorded</p>\n");
+            continue;
+        }
+        out.push_str("<table><tr><th>seq</th><th>occurred</th><th>record</th></tr>\n");
+        for line in lines {
+            out.push_str(&format!(
+                "<tr><td class=\"seq\">{}</td><td class=\"time\">{}</td><td>{}</td></tr>\n",
+                line.seq,
+                e(&line.occurred_at),
+                e(&line.text)
+            ));
+        }
+        out.push_str("</table>\n");
+    }
+    out.push_str(&format!(
+        "<h2>Exceptions ({})</h2>\n",
+        history.exceptions.len()
+    ));
+    if history.exceptions.is_empty() {
+        out.push_str("<p class=\"none\">none</p>\n");
+    } else {
+        out.push_str(
+            "<table class=\"exceptions\"><tr><th>seq</th><th>rule</th><th>finding</th></tr>\n",
+        );
+        for exception in &history.exceptions {
+            out.push_str(&format!(
+                "<tr><td class=\"seq\">{}</td><td>{}</td><td>{}</td></tr>\n",
+                exception.seq.map_or("-".to_owned(), |s| s.to_string()),
+                e(&exception.rule),
+                e(&exception.text)
+            ));
+        }
+        out.push_str("</table>\n");
+    }
+    out.push_str(
+        "<h2>Review</h2>\n<table class=\"signoff\"><tr><th>Reviewed by (printed name)</th><td></td></tr>\n\
+         <tr><th>Signature</th><td></td></tr><tr><th>Date</th><td></td></tr>\n\
+         <tr><th>Exceptions dispositioned</th><td></td></tr></table>\n</body></html>\n",
+    );
     out
 }

@@ -157,8 +157,11 @@ enum Command {
         /// The unit's serial
         unit: String,
         /// Print the record as JSON (stable field names, see docs/dhr.md)
-        #[arg(long)]
+        #[arg(long, conflicts_with = "html")]
         json: bool,
+        /// Print one self-contained, printable HTML page
+        #[arg(long)]
+        html: bool,
     },
     /// Genealogy of a unit or lot: what went into it (--backward) or where it went (--forward)
     Trace {
@@ -408,11 +411,13 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
                 .write_all(text.as_bytes())
                 .map_err(stdout_error)
         }
-        Command::Dhr { unit, json } => {
+        Command::Dhr { unit, json, html } => {
             let store = Store::open(&ledger)?;
             let history = device_history::device_history(&store, &unit)?;
             let text = if json {
                 serde_json::to_string(&history).map_err(|e| CliError::Usage(e.to_string()))? + "\n"
+            } else if html {
+                device_history::render_html(&history)
             } else {
                 device_history::render_text(&history)
             };

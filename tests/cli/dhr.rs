@@ -156,3 +156,20 @@ fn the_sites_configuration_narrows_the_routings_limits() {
         op30.text
     );
 }
+
+#[test]
+fn the_html_page_is_self_contained_escaped_and_carries_the_exceptions() {
+    let ledger = Ledger::with_plant();
+    let html = stdout_of(ledger.run(&["dhr", "IP3K-260002", "--html"]));
+    assert!(html.starts_with("<!DOCTYPE html>") && html.trim_end().ends_with("</html>"));
+    // Nothing to fetch: no scripts, no links, no images.
+    for forbidden in ["<script", "src=", "href=", "http://", "https://"] {
+        assert!(!html.contains(forbidden), "{forbidden}");
+    }
+    // The apostrophe in the QA reviewer's name is escaped, the exceptions are listed, and
+    // the page ends with the reviewer's sign-off block.
+    assert!(html.contains("Siobhán O&#39;Brien"));
+    assert!(html.contains("<h2>Exceptions (2)</h2>"));
+    assert!(html.contains("<td>out_of_limits</td>"));
+    assert!(html.contains("Reviewed by (printed name)"));
+}
