@@ -11,11 +11,12 @@
 //! failed steps, measurements outside limits, operators not qualified, equipment past its
 //! calibration due date, lots on hold or expired when consumed, routing operations not
 //! performed or not passed, release with an open nonconformance, label scans that do not
-//! match the UDI. Text, JSON and a printable HTML page. Not yet (issue 3): lot-controlled
-//! DHRs, clean-room records of implantables.
+//! match the UDI. Text, JSON and a printable HTML page. For implantables, the clean-room
+//! records of each area during the unit's time there. Not yet (issue 3): lot-controlled DHRs.
 
 use crate::event::{EntityKind, RefRole};
 use crate::store::{LogFilter, Store, StoreError};
+use crate::time::parse_rfc3339_millis;
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
@@ -68,6 +69,9 @@ pub struct DeviceHistory {
     pub shipments: Vec<Line>,
     pub after_shipment: Vec<Line>,
     pub corrections: Vec<Line>,
+    /// For an implantable: the conditions of each controlled area while the unit was worked
+    /// on there (ISO 13485 7.5.9.2), and the last reading before.
+    pub environment: Vec<Line>,
     pub exceptions: Vec<Exception>,
 }
 
@@ -220,8 +224,10 @@ pub fn device_history(store: &Store, unit: &str) -> Result<DeviceHistory, Device
         shipments: Vec::new(),
         after_shipment: Vec::new(),
         corrections: Vec::new(),
+        environment: Vec::new(),
         exceptions: Vec::new(),
     };
+    let mut implantable = false;
     if let Some(product) = &product
         && let Some(defined) = typed(
             store,
@@ -234,6 +240,7 @@ pub fn device_history(store: &Store, unit: &str) -> Result<DeviceHistory, Device
         .find(|r| text(&r.data, "product") == Some(product))
     {
         history.product_name = text(&defined.data, "name").map(str::to_owned);
+        implantable = defined.data["implantable"].as_bool().unwrap_or(false);
         history.udi_di = text(&defined.data, "udi_di").map(str::to_owned);
     }
     // The routing and version the work order used, and the limits of its checks.
@@ -307,6 +314,8 @@ pub fn device_history(store: &Store, unit: &str) -> Result<DeviceHistory, Device
     // Each operation's last result, for the routing check at the end.
     let mut last_result: BTreeMap<String, (u64, String)> = BTreeMap::new();
     let mut open_ncrs: BTreeMap<String, u64> = BTreeMap::new();
+    // Controlled area -> (first, last) instant the unit was worked on there.
+    let mut area_windows: BTreeMap<String, (i64, i64)> = BTreeMap::new();
     for r in &records {
         let data = &r.data;
         let about_me = text(data, "unit") == Some(unit);
@@ -402,6 +411,15 @@ pub fn device_history(store: &Store, unit: &str) -> Result<DeviceHistory, Device
                             text: format!("equipment {item} used at op {op} on {} was due for calibration {due}", day_of(&r.occurred_at)),
                         });
                     }
+                }
+                if let Some(area) = text(data, "area") {
+                    let end = parse_rfc3339_millis(&r.occurred_at).unwrap_or(0);
+                    let start = text(data, "started_at")
+                        .and_then(parse_rfc3339_millis)
+                        .unwrap_or(end);
+                    let window = area_windows.entry(area.to_owned()).or_insert((start, end));
+                    window.0 = window.0.min(start);
+                    window.1 = window.1.max(end);
                 }
                 last_result.insert(op, (r.seq, result));
             }
@@ -560,6 +578,11 @@ pub fn device_history(store: &Store, unit: &str) -> Result<DeviceHistory, Device
             }
         }
     }
+    if implantable {
+        for (area, window) in &area_windows {
+            environment_in(store, area, *window, &mut history)?;
+        }
+    }
     let scrapped = history
         .release
         .iter()
@@ -585,6 +608,72 @@ pub fn device_history(store: &Store, unit: &str) -> Result<DeviceHistory, Device
         .exceptions
         .sort_by_key(|e| (e.seq.unwrap_or(u64::MAX), e.rule.clone()));
     Ok(history)
+}
+
+/// The environment records of `area` from the last one before `window` to its end, each
+/// reading checked against the limits recorded with it.
+fn environment_in(
+    store: &Store,
+    area: &str,
+    (start, end): (i64, i64),
+    history: &mut DeviceHistory,
+) -> Result<(), StoreError> {
+    let readings = typed(
+        store,
+        "environment.recorded",
+        EntityKind::Area,
+        RefRole::Mentions,
+        area,
+    )?;
+    let at = |r: &Rec| parse_rfc3339_millis(&r.occurred_at).unwrap_or(i64::MIN);
+    let before = readings
+        .iter()
+        .filter(|r| at(r) < start)
+        .max_by_key(|r| at(r));
+    let during = readings.iter().filter(|r| (start..=end).contains(&at(r)));
+    let mut shown = 0;
+    for r in before.into_iter().chain(during) {
+        shown += 1;
+        let mut values = Vec::new();
+        for m in r.data["measurements"].as_array().into_iter().flatten() {
+            let name = text(m, "name").unwrap_or("?");
+            let unit = text(m, "unit").unwrap_or("");
+            let value = m["value"].as_f64();
+            values.push(format!(
+                "{name} {} {unit}",
+                value.map_or("?".to_owned(), |v| v.to_string())
+            ));
+            if let Some(v) = value
+                && (m["lsl"].as_f64().is_some_and(|l| v < l)
+                    || m["usl"].as_f64().is_some_and(|u| v > u))
+            {
+                history.exceptions.push(Exception {
+                    seq: Some(r.seq),
+                    rule: "environment_out_of_limits".to_owned(),
+                    text: format!("area {area}: {name} {v} {unit} outside its limits while the unit was worked there"),
+                });
+            }
+        }
+        history.environment.push(Line {
+            seq: r.seq,
+            occurred_at: r.occurred_at.clone(),
+            text: format!(
+                "area {area} (sensor {}): {}",
+                text(&r.data, "sensor").unwrap_or("?"),
+                values.join("; ")
+            ),
+        });
+    }
+    if shown == 0 {
+        history.exceptions.push(Exception {
+            seq: None,
+            rule: "environment_not_recorded".to_owned(),
+            text: format!(
+                "no environment record of area {area} covers the time the unit was worked there"
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// Whether `person` held a qualification for `op` valid on `day`.
@@ -692,9 +781,13 @@ pub fn render_text(history: &DeviceHistory) -> String {
     field(&mut out, "UDI", &history.udi);
     field(&mut out, "work order", &history.work_order);
     field(&mut out, "routing", &history.routing);
-    let sections: [(&str, Vec<&Line>); 10] = [
+    let sections: [(&str, Vec<&Line>); 11] = [
         ("Started", history.started.iter().collect()),
         ("Operations", history.operations.iter().collect()),
+        (
+            "Environment (controlled areas)",
+            history.environment.iter().collect(),
+        ),
         ("Materials", history.materials.iter().collect()),
         ("Components", history.components.iter().collect()),
         ("Nonconformances", history.nonconformances.iter().collect()),
@@ -787,9 +880,13 @@ th{background:#eee}td.seq{font-family:monospace;white-space:nowrap;width:6em}td.
         ));
     }
     out.push_str("</table>\n");
-    let sections: [(&str, Vec<&Line>); 10] = [
+    let sections: [(&str, Vec<&Line>); 11] = [
         ("Started", history.started.iter().collect()),
         ("Operations", history.operations.iter().collect()),
+        (
+            "Environment (controlled areas)",
+            history.environment.iter().collect(),
+        ),
         ("Materials", history.materials.iter().collect()),
         ("Components", history.components.iter().collect()),
         ("Nonconformances", history.nonconformances.iter().collect()),

@@ -173,3 +173,40 @@ fn the_html_page_is_self_contained_escaped_and_carries_the_exceptions() {
     assert!(html.contains("<td>out_of_limits</td>"));
     assert!(html.contains("Reviewed by (printed name)"));
 }
+
+#[test]
+fn an_implantables_record_shows_its_clean_room_and_flags_a_bad_reading() {
+    let ledger = Ledger::with_plant();
+    let store = Store::open(&ledger.path).unwrap();
+    // IPT-26-000101 was worked in CR-GAL-ISO7 from about 08:00 to 11:40 on 25 November: the
+    // 07:30 reading (the last before) and the 09:30 and 11:30 readings are its environment.
+    let dhr = device_history(&store, "IPT-26-000101").unwrap();
+    let times: Vec<&str> = dhr
+        .environment
+        .iter()
+        .map(|l| &l.occurred_at[11..16])
+        .collect();
+    assert_eq!(times, ["07:30", "09:30", "11:30"], "{:#?}", dhr.environment);
+    assert!(dhr.exceptions.is_empty(), "{:#?}", dhr.exceptions);
+    drop(store);
+
+    // A late upload from the particle counter shows an excursion at 10:30.
+    let reading = r#"{"id":"t-env-1","type":"environment.recorded","occurred_at":"2026-11-25T10:30:00Z","site":"GAL","source":"gateway:GAL-BMS","data":{"area":"CR-GAL-ISO7","sensor":"CR7-EMS-01","measurements":[{"name":"particles_0_5um","value":400000,"unit":"/m3","usl":352000}]}}"#;
+    let input = ledger.file("env.ndjson");
+    std::fs::write(&input, reading).unwrap();
+    ledger
+        .run(&["ingest", input.to_str().unwrap()])
+        .assert()
+        .success();
+    let store = Store::open(&ledger.path).unwrap();
+    let dhr = device_history(&store, "IPT-26-000101").unwrap();
+    let rules: Vec<&str> = dhr.exceptions.iter().map(|e| e.rule.as_str()).collect();
+    assert_eq!(rules, ["environment_out_of_limits"]);
+    // A device that is not implantable carries no environment section.
+    assert!(
+        device_history(&store, "IP3K-260001")
+            .unwrap()
+            .environment
+            .is_empty()
+    );
+}
