@@ -12,7 +12,8 @@
 //! calibration due date, lots on hold or expired when consumed, routing operations not
 //! performed or not passed, release with an open nonconformance, label scans that do not
 //! match the UDI. Text, JSON and a printable HTML page. For implantables, the clean-room
-//! records of each area during the unit's time there. Not yet (issue 3): lot-controlled DHRs.
+//! records of each area during the unit's time there. A lot of a lot-controlled product gets
+//! the same record, its work order's steps and materials included.
 
 use crate::event::{EntityKind, RefRole};
 use crate::store::{LogFilter, Store, StoreError};
@@ -24,7 +25,9 @@ use std::ops::ControlFlow;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DeviceHistoryError {
-    #[error("{0} is not a unit the ledger knows (no unit.started names it)")]
+    #[error(
+        "{0} is not a unit or produced lot the ledger knows (no unit.started or lot.produced names it)"
+    )]
     NotFound(String),
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -52,6 +55,9 @@ pub struct Exception {
 /// prints this structure, so its names are a stable interface.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DeviceHistory {
+    /// `unit` for a serialized device, `lot` for a lot of a lot-controlled product.
+    pub subject: String,
+    /// The unit's serial, or the lot.
     pub unit: String,
     pub product: Option<String>,
     pub product_name: Option<String>,
@@ -187,11 +193,37 @@ impl Context<'_> {
 /// # Errors
 /// `NotFound` if no `unit.started` names it; a database error.
 pub fn device_history(store: &Store, unit: &str) -> Result<DeviceHistory, DeviceHistoryError> {
-    let records = records_naming(store, unit)?;
-    let started = records
+    let mut records = records_naming(store, unit)?;
+    // A serialized unit begins with unit.started; a lot of a lot-controlled product with
+    // lot.produced, and its record then also holds its work order's steps and materials.
+    let mut lot_order: Option<String> = None;
+    let started_at = match records
         .iter()
-        .find(|r| r.event_type == "unit.started" && text(&r.data, "unit") == Some(unit))
-        .ok_or_else(|| DeviceHistoryError::NotFound(unit.to_owned()))?;
+        .position(|r| r.event_type == "unit.started" && text(&r.data, "unit") == Some(unit))
+    {
+        Some(at) => at,
+        None => {
+            let at = records
+                .iter()
+                .position(|r| r.event_type == "lot.produced" && text(&r.data, "lot") == Some(unit))
+                .ok_or_else(|| DeviceHistoryError::NotFound(unit.to_owned()))?;
+            let order = text(&records[at].data, "work_order")
+                .unwrap_or("")
+                .to_owned();
+            let produced_seq = records[at].seq;
+            let mut merged = records_naming(store, &order)?;
+            merged.retain(|r| r.seq != produced_seq);
+            records.extend(merged);
+            records.sort_by_key(|r| r.seq);
+            records.dedup_by_key(|r| r.seq);
+            lot_order = Some(order);
+            records
+                .iter()
+                .position(|r| r.seq == produced_seq)
+                .ok_or_else(|| DeviceHistoryError::NotFound(unit.to_owned()))?
+        }
+    };
+    let started = &records[started_at];
     let mut context = Context {
         store,
         names: HashMap::new(),
@@ -199,6 +231,7 @@ pub fn device_history(store: &Store, unit: &str) -> Result<DeviceHistory, Device
     let product = text(&started.data, "product").map(str::to_owned);
     let work_order = text(&started.data, "work_order").map(str::to_owned);
     let mut history = DeviceHistory {
+        subject: if lot_order.is_some() { "lot" } else { "unit" }.to_owned(),
         unit: unit.to_owned(),
         product: product.clone(),
         product_name: None,
@@ -209,11 +242,19 @@ pub fn device_history(store: &Store, unit: &str) -> Result<DeviceHistory, Device
         started: Some(Line {
             seq: started.seq,
             occurred_at: started.occurred_at.clone(),
-            text: format!(
-                "started at {} by {}",
-                started.site,
-                context.person(started.actor.as_deref())?
-            ),
+            text: match &lot_order {
+                None => format!(
+                    "started at {} by {}",
+                    started.site,
+                    context.person(started.actor.as_deref())?
+                ),
+                Some(_) => format!(
+                    "lot of {} {} produced at {}",
+                    text(&started.data, "quantity").unwrap_or("?"),
+                    text(&started.data, "uom").unwrap_or(""),
+                    started.site
+                ),
+            },
         }),
         operations: Vec::new(),
         materials: Vec::new(),
@@ -318,7 +359,17 @@ pub fn device_history(store: &Store, unit: &str) -> Result<DeviceHistory, Device
     let mut area_windows: BTreeMap<String, (i64, i64)> = BTreeMap::new();
     for r in &records {
         let data = &r.data;
-        let about_me = text(data, "unit") == Some(unit);
+        let about_me = match &lot_order {
+            None => text(data, "unit") == Some(unit),
+            // The lot's own records name it; its work order's steps and materials name the
+            // work order.
+            Some(order) => match r.event_type.as_str() {
+                "step.completed" | "material.consumed" => {
+                    text(data, "work_order") == Some(order.as_str())
+                }
+                _ => text(data, "lot") == Some(unit),
+            },
+        };
         let line = |text: String| Line {
             seq: r.seq,
             occurred_at: r.occurred_at.clone(),
@@ -762,7 +813,10 @@ fn lot_problem(
 /// The DHR as text for people: sections in the document's order, every line with its seq.
 pub fn render_text(history: &DeviceHistory) -> String {
     let mut out = String::new();
-    out.push_str(&format!("DEVICE HISTORY RECORD  unit {}\n", history.unit));
+    out.push_str(&format!(
+        "DEVICE HISTORY RECORD  {} {}\n",
+        history.subject, history.unit
+    ));
     let field = |out: &mut String, name: &str, value: &Option<String>| {
         out.push_str(&format!(
             "  {name:<14}{}\n",
@@ -860,7 +914,8 @@ th{background:#eee}td.seq{font-family:monospace;white-space:nowrap;width:6em}td.
 </style></head><body>\n",
     );
     out.push_str(&format!(
-        "<h1>Device History Record &mdash; unit {}</h1>\n<table>\n",
+        "<h1>Device History Record &mdash; {} {}</h1>\n<table>\n",
+        e(&history.subject),
         e(&history.unit)
     ));
     let product = history

@@ -210,3 +210,32 @@ fn an_implantables_record_shows_its_clean_room_and_flags_a_bad_reading() {
             .is_empty()
     );
 }
+
+#[test]
+fn a_lot_of_kits_has_a_record_with_its_work_orders_steps_and_materials() {
+    let ledger = Ledger::with_plant();
+    let store = Store::open(&ledger.path).unwrap();
+    let dhr = device_history(&store, "CK7F-2611A").unwrap();
+    assert_eq!(dhr.subject, "lot");
+    assert_eq!(dhr.work_order.as_deref(), Some("WO-GAL-26-0121"));
+    assert!(
+        dhr.started
+            .as_ref()
+            .unwrap()
+            .text
+            .starts_with("lot of 198 EA produced at GAL")
+    );
+    // Three operations of R-CK, three materials (one a split half, one a merged lot).
+    assert_eq!(dhr.operations.len(), 3);
+    let materials: Vec<&str> = dhr.materials.iter().map(|l| l.text.as_str()).collect();
+    assert_eq!(
+        materials,
+        [
+            "lot L-GAL-2611-0103-A: 241.2 m at op 10",
+            "lot L-GAL-2611-0110: 201 EA at op 10",
+            "lot L-GAL-2611-0107: 203 EA at op 20"
+        ]
+    );
+    assert!(dhr.shipments[0].text.contains("CUST-MEDLOG-DE"));
+    assert!(dhr.exceptions.is_empty(), "{:#?}", dhr.exceptions);
+}
