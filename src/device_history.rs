@@ -8,10 +8,10 @@
 //! equipment and measurements against the routing's limits (with the site's configuration),
 //! materials and components, nonconformances with dispositions and rework, labels, release,
 //! shipments, complaints and service, corrections next to what they correct. Exceptions:
-//! failed steps, measurements outside limits, operators not qualified, equipment past its
+//! failed steps, steps out of routing order, measurements outside limits, operators not qualified, equipment past its
 //! calibration due date, lots on hold or expired when consumed, routing operations not
 //! performed or not passed, release with an open nonconformance, label scans that do not
-//! match the UDI. Text, JSON and a printable HTML page. For implantables, the clean-room
+//! match the UDI, labels that do not reconcile. Text, JSON and a printable HTML page. For implantables, the clean-room
 //! records of each area during the unit's time there. A lot of a lot-controlled product gets
 //! the same record, its work order's steps and materials included.
 
@@ -379,6 +379,20 @@ pub fn device_history(store: &Store, unit: &str) -> Result<DeviceHistory, Device
             "step.completed" if about_me => {
                 let op = text(data, "op").unwrap_or("?").to_owned();
                 let result = text(data, "result").unwrap_or("?").to_owned();
+                // Out of order: an earlier operation of the routing has not passed yet.
+                let skipped: Vec<&String> = routing_ops
+                    .keys()
+                    .take_while(|earlier| **earlier != op)
+                    .filter(|earlier| last_result.get(*earlier).is_none_or(|(_, r)| r != "pass"))
+                    .collect();
+                if routing_ops.contains_key(&op) && !skipped.is_empty() {
+                    let names: Vec<&str> = skipped.iter().map(|s| s.as_str()).collect();
+                    history.exceptions.push(Exception {
+                        seq: Some(r.seq),
+                        rule: "out_of_order".to_owned(),
+                        text: format!("op {op} done before op {} had passed", names.join(", ")),
+                    });
+                }
                 let who = context.person(r.actor.as_deref())?;
                 let equipment: Vec<&str> = data["equipment"]
                     .as_array()
@@ -624,6 +638,29 @@ pub fn device_history(store: &Store, unit: &str) -> Result<DeviceHistory, Device
                         r.event_type,
                         correction.data["changes"],
                         text(&correction.data, "reason").unwrap_or("")
+                    ),
+                });
+            }
+        }
+    }
+    // Labels of the work order that do not reconcile: printed = applied + destroyed.
+    if let Some(order) = &work_order {
+        for r in typed(
+            store,
+            "label.reconciled",
+            EntityKind::WorkOrder,
+            RefRole::References,
+            order,
+        )? {
+            let count = |name: &str| r.data[name].as_u64().unwrap_or(0);
+            let (printed, applied, destroyed) =
+                (count("printed"), count("applied"), count("destroyed"));
+            if printed != applied + destroyed {
+                history.exceptions.push(Exception {
+                    seq: Some(r.seq),
+                    rule: "labels_not_reconciled".to_owned(),
+                    text: format!(
+                        "work order {order}: {printed} labels printed, {applied} applied and {destroyed} destroyed"
                     ),
                 });
             }

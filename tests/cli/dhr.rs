@@ -239,3 +239,40 @@ fn a_lot_of_kits_has_a_record_with_its_work_orders_steps_and_materials() {
     assert!(dhr.shipments[0].text.contains("CUST-MEDLOG-DE"));
     assert!(dhr.exceptions.is_empty(), "{:#?}", dhr.exceptions);
 }
+
+#[test]
+fn a_step_out_of_routing_order_and_unreconciled_labels_are_exceptions() {
+    let ledger = Ledger::with_plant();
+    let lines = [
+        r#"{"id":"t-ord-1","type":"unit.started","occurred_at":"2026-11-22T08:00:00Z","site":"GAL","source":"station:GAL-ASM-03","actor":"p-1042","data":{"unit":"IP3K-268888","product":"INF-3000","work_order":"WO-GAL-26-0118","udi":"(01)05399123450010(11)261122(21)IP3K-268888"}}"#,
+        r#"{"id":"t-ord-2","type":"step.completed","occurred_at":"2026-11-22T09:00:00Z","site":"GAL","source":"station:GAL-ASM-04","actor":"p-1042","data":{"unit":"IP3K-268888","op":"20","station":"GAL-ASM-04","result":"pass"}}"#,
+        r#"{"id":"t-ord-3","type":"label.reconciled","occurred_at":"2026-11-22T17:00:00Z","site":"GAL","source":"station:GAL-PKG-01","actor":"p-1043","data":{"work_order":"WO-GAL-26-0118","printed":5,"applied":3,"destroyed":1}}"#,
+    ];
+    let input = ledger.file("order.ndjson");
+    std::fs::write(&input, lines.join("\n")).unwrap();
+    ledger
+        .run(&["ingest", input.to_str().unwrap()])
+        .assert()
+        .success();
+    let store = Store::open(&ledger.path).unwrap();
+    let dhr = device_history(&store, "IP3K-268888").unwrap();
+    let step = seq_of(&ledger, "t-ord-2");
+    let reconciled = seq_of(&ledger, "t-ord-3");
+    let found: Vec<(Option<u64>, &str)> = dhr
+        .exceptions
+        .iter()
+        .map(|e| (e.seq, e.rule.as_str()))
+        .collect();
+    assert!(found.contains(&(Some(step), "out_of_order")), "{found:?}");
+    assert!(
+        found.contains(&(Some(reconciled), "labels_not_reconciled")),
+        "{found:?}"
+    );
+    let text = &dhr
+        .exceptions
+        .iter()
+        .find(|e| e.rule == "out_of_order")
+        .unwrap()
+        .text;
+    assert_eq!(text, "op 20 done before op 10 had passed");
+}
