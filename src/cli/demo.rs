@@ -90,12 +90,15 @@ pub fn run(dir: &Path, units: u64, seed: u64) -> Result<(), CliError> {
         .unwrap_or_else(|| "traceledger".to_owned());
     println!(
         "\nTry next:
-  {traceledger} --ledger {ledger} log --limit 20
-  {traceledger} --ledger {ledger} log --entity {unit} --json
+  {traceledger} --ledger {ledger} dhr {unit}                  # its Device History Record
+  {traceledger} --ledger {ledger} dhr {unit} --html > dhr.html # the same, printable
+  {traceledger} --ledger {ledger} trace {unit} --backward      # what went into it
+  {traceledger} --ledger {ledger} trace L-GAL-000001 --forward  # where a supplier lot went
+  {traceledger} --ledger {ledger} audit --entity {unit}         # who did what, when
+  {traceledger} --ledger {ledger} kpi                           # yields, cycle times
   {traceledger} --ledger {ledger} log --type nonconformance.opened --limit 10
-  {traceledger} --ledger {ledger} log --entity CUST-SJH --limit 10
   {traceledger} --ledger {ledger} verify --derived
-  {traceledger} simulate --units 10 --seed 7 | head -3"
+  {traceledger} udi parse '(01)05391234000207(11)260105(21)IP00000001'"
     );
     Ok(())
 }
