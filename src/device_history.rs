@@ -81,6 +81,29 @@ pub struct DeviceHistory {
     pub exceptions: Vec<Exception>,
 }
 
+impl DeviceHistory {
+    /// The sections of lines in the document's order, with their titles: the one order every
+    /// rendering follows.
+    pub fn sections(&self) -> [(&'static str, Vec<&Line>); 11] {
+        [
+            ("Started", self.started.iter().collect()),
+            ("Operations", self.operations.iter().collect()),
+            (
+                "Environment (controlled areas)",
+                self.environment.iter().collect(),
+            ),
+            ("Materials", self.materials.iter().collect()),
+            ("Components", self.components.iter().collect()),
+            ("Nonconformances", self.nonconformances.iter().collect()),
+            ("Labels", self.labels.iter().collect()),
+            ("Release", self.release.iter().collect()),
+            ("Shipments", self.shipments.iter().collect()),
+            ("After shipment", self.after_shipment.iter().collect()),
+            ("Corrections", self.corrections.iter().collect()),
+        ]
+    }
+}
+
 /// A record as the projection reads it.
 struct Rec {
     seq: u64,
@@ -872,23 +895,7 @@ pub fn render_text(history: &DeviceHistory) -> String {
     field(&mut out, "UDI", &history.udi);
     field(&mut out, "work order", &history.work_order);
     field(&mut out, "routing", &history.routing);
-    let sections: [(&str, Vec<&Line>); 11] = [
-        ("Started", history.started.iter().collect()),
-        ("Operations", history.operations.iter().collect()),
-        (
-            "Environment (controlled areas)",
-            history.environment.iter().collect(),
-        ),
-        ("Materials", history.materials.iter().collect()),
-        ("Components", history.components.iter().collect()),
-        ("Nonconformances", history.nonconformances.iter().collect()),
-        ("Labels", history.labels.iter().collect()),
-        ("Release", history.release.iter().collect()),
-        ("Shipments", history.shipments.iter().collect()),
-        ("After shipment", history.after_shipment.iter().collect()),
-        ("Corrections", history.corrections.iter().collect()),
-    ];
-    for (title, lines) in sections {
+    for (title, lines) in history.sections() {
         if lines.is_empty() {
             continue;
         }
@@ -972,23 +979,7 @@ th{background:#eee}td.seq{font-family:monospace;white-space:nowrap;width:6em}td.
         ));
     }
     out.push_str("</table>\n");
-    let sections: [(&str, Vec<&Line>); 11] = [
-        ("Started", history.started.iter().collect()),
-        ("Operations", history.operations.iter().collect()),
-        (
-            "Environment (controlled areas)",
-            history.environment.iter().collect(),
-        ),
-        ("Materials", history.materials.iter().collect()),
-        ("Components", history.components.iter().collect()),
-        ("Nonconformances", history.nonconformances.iter().collect()),
-        ("Labels", history.labels.iter().collect()),
-        ("Release", history.release.iter().collect()),
-        ("Shipments", history.shipments.iter().collect()),
-        ("After shipment", history.after_shipment.iter().collect()),
-        ("Corrections", history.corrections.iter().collect()),
-    ];
-    for (title, lines) in sections {
+    for (title, lines) in history.sections() {
         out.push_str(&format!("<h2>{title}</h2>\n"));
         if lines.is_empty() {
             out.push_str("<p class=\"none\">none recorded</p>\n");

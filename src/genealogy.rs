@@ -79,6 +79,14 @@ impl TraceNode {
         }
     }
 
+    /// A node reached again: shown, not expanded.
+    fn seen_before(kind: NodeKind, id: &str, link: &str, seq: Option<u64>) -> TraceNode {
+        let mut node = TraceNode::new(kind, id, link, seq);
+        node.facts
+            .push(("note".to_owned(), "already shown above".to_owned()));
+        node
+    }
+
     /// Every node of the tree, depth first (the root included).
     pub fn walk(&self) -> Vec<&TraceNode> {
         let mut out = vec![self];
@@ -163,6 +171,26 @@ fn split_children(data: &Value) -> impl Iterator<Item = &str> {
         .filter_map(|part| text(part, "lot"))
 }
 
+/// Starts a node: its records, or `None` when the node was shown already (or the trace is
+/// too deep) and must not be expanded again.
+fn enter(
+    store: &Store,
+    kind: NodeKind,
+    id: &str,
+    link: &str,
+    seq: Option<u64>,
+    visited: &mut HashSet<(NodeKind, String)>,
+    depth: usize,
+) -> Result<Option<(TraceNode, Vec<Named>)>, StoreError> {
+    if depth > DEPTH_MAX || !visited.insert((kind, id.to_owned())) {
+        return Ok(None);
+    }
+    Ok(Some((
+        TraceNode::new(kind, id, link, seq),
+        naming(store, id)?,
+    )))
+}
+
 /// What went into `input` (a unit or lot, by id or UDI), recursively.
 ///
 /// # Errors
@@ -190,13 +218,9 @@ fn backward_node(
     visited: &mut HashSet<(NodeKind, String)>,
     depth: usize,
 ) -> Result<TraceNode, StoreError> {
-    let mut node = TraceNode::new(kind, id, link, seq);
-    if depth > DEPTH_MAX || !visited.insert((kind, id.to_owned())) {
-        node.facts
-            .push(("note".to_owned(), "already shown above".to_owned()));
-        return Ok(node);
-    }
-    let records = naming(store, id)?;
+    let Some((mut node, records)) = enter(store, kind, id, link, seq, visited, depth)? else {
+        return Ok(TraceNode::seen_before(kind, id, link, seq));
+    };
     for named in &records {
         let data = &named.data;
         let mine = |field: &str| text(data, field) == Some(id);
@@ -390,13 +414,9 @@ fn forward_node(
     visited: &mut HashSet<(NodeKind, String)>,
     depth: usize,
 ) -> Result<TraceNode, StoreError> {
-    let mut node = TraceNode::new(kind, id, link, seq);
-    if depth > DEPTH_MAX || !visited.insert((kind, id.to_owned())) {
-        node.facts
-            .push(("note".to_owned(), "already shown above".to_owned()));
-        return Ok(node);
-    }
-    let records = naming(store, id)?;
+    let Some((mut node, records)) = enter(store, kind, id, link, seq, visited, depth)? else {
+        return Ok(TraceNode::seen_before(kind, id, link, seq));
+    };
     for named in &records {
         let data = &named.data;
         let mine = |field: &str| text(data, field) == Some(id);
