@@ -204,6 +204,43 @@ fn benches(c: &mut Criterion) {
         });
     });
     group.finish();
+
+    // Queries on the built ledger: one device's record, its genealogy both ways, a UDI.
+    let store = Store::open(&built).unwrap();
+    let unit = first_of_type(&built, "unit.released", "unit");
+    let lot = first_of_type(&built, "lot.received", "lot");
+    let mut queries = c.benchmark_group("queries");
+    queries.sample_size(30);
+    queries.bench_function(format!("dhr/{events}"), |b| {
+        b.iter(|| traceledger::device_history::device_history(&store, &unit).unwrap())
+    });
+    queries.bench_function(format!("trace_backward/{events}"), |b| {
+        b.iter(|| traceledger::genealogy::backward(&store, &unit).unwrap())
+    });
+    queries.bench_function(format!("trace_forward_supplier_lot/{events}"), |b| {
+        b.iter(|| traceledger::genealogy::forward(&store, &lot).unwrap())
+    });
+    queries.bench_function("udi_parse_gs1", |b| {
+        b.iter(|| {
+            traceledger::udi::parse("(01)09506000134352(11)200101(17)201225(10)ABC123(21)SN-42")
+                .unwrap()
+        })
+    });
+    queries.finish();
+}
+
+/// The first record of `event_type`'s `data.field`, read straight from the file.
+fn first_of_type(ledger: &std::path::Path, event_type: &str, field: &str) -> String {
+    let connection = rusqlite::Connection::open(ledger).unwrap();
+    let event: String = connection
+        .query_row(
+            "SELECT event FROM records WHERE type = ?1 ORDER BY seq LIMIT 1",
+            [event_type],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let value: serde_json::Value = serde_json::from_str(&event).unwrap();
+    value["data"][field].as_str().unwrap().to_owned()
 }
 
 /// A unique file name per iteration without another dependency.
