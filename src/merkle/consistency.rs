@@ -3,7 +3,7 @@
 use super::ProofError;
 use super::tree::{NodeHash, node_hash, root, split};
 
-/// PROOF(m, D[n]) of RFC 9162 §2.1.4.1: the proof that the tree of the first `old_size`
+/// `PROOF(m, D[n])` of RFC 9162 §2.1.4.1: the proof that the tree of the first `old_size`
 /// leaves is a prefix of the tree of all `leaves`. `None` unless 0 < old_size <= leaves.
 pub fn consistency_proof(leaves: &[NodeHash], old_size: u64) -> Option<Vec<NodeHash>> {
     let m = usize::try_from(old_size).ok()?;

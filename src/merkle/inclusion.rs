@@ -3,7 +3,7 @@
 use super::tree::{NodeHash, node_hash, root, split};
 use super::{LeafIndex, ProofError};
 
-/// PATH(m, D[n]) of RFC 9162 §2.1.3.1: the sibling hashes from leaf `index` up to the root of
+/// `PATH(m, D[n])` of RFC 9162 §2.1.3.1: the sibling hashes from leaf `index` up to the root of
 /// the tree of `leaves`, nearest first. `None` if `index` is not in the tree.
 pub fn inclusion_proof(leaves: &[NodeHash], index: LeafIndex) -> Option<Vec<NodeHash>> {
     let m = usize::try_from(index.0).ok()?;

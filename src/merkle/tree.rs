@@ -58,7 +58,7 @@ pub(super) fn split(n: usize) -> usize {
     1 << (usize::BITS - 1 - (n - 1).leading_zeros())
 }
 
-/// MTH(D[n]): the tree head of `leaves` (already leaf-hashed), RFC 9162 §2.1.1.
+/// `MTH(D[n])`: the tree head of `leaves` (already leaf-hashed), RFC 9162 §2.1.1.
 pub fn root(leaves: &[NodeHash]) -> NodeHash {
     match leaves.len() {
         0 => empty_root(),

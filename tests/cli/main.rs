@@ -12,6 +12,7 @@ mod kpi;
 mod merkle;
 mod support;
 mod tamper;
+mod tidy;
 mod trace;
 mod udi;
 mod verify_and_log;
