@@ -50,6 +50,13 @@ pub enum Finding {
     },
     /// The row cannot be read as a record at all.
     Unreadable { seq: i64, detail: String },
+    /// A head the auditor kept from an earlier verify is not in the ledger any more: the log
+    /// was cut below it, or rewritten at or before it.
+    KeptHeadMismatch {
+        seq: u64,
+        kept: RecordHash,
+        found: Option<RecordHash>,
+    },
     /// The head that the ledger recorded at its last commit is not the head found.
     HeadMismatch {
         claimed_seq: String,
@@ -68,6 +75,7 @@ impl Finding {
             | Finding::ColumnMismatch { seq, .. } => i64::try_from(*seq).ok(),
             Finding::Unreadable { seq, .. } => Some(*seq),
             Finding::HeadMismatch { claimed_seq, .. } => claimed_seq.parse().ok(),
+            Finding::KeptHeadMismatch { seq, .. } => i64::try_from(*seq).ok(),
         }
     }
 
@@ -86,6 +94,7 @@ impl Finding {
             Finding::ColumnMismatch { .. } => "column_mismatch",
             Finding::Unreadable { .. } => "unreadable_record",
             Finding::HeadMismatch { .. } => "head_mismatch",
+            Finding::KeptHeadMismatch { .. } => "kept_head_mismatch",
         }
     }
 }
@@ -134,6 +143,16 @@ impl fmt::Display for Finding {
             Finding::Unreadable { seq, detail } => {
                 write!(f, "seq {seq}: unreadable record: {detail}")
             }
+            Finding::KeptHeadMismatch { seq, kept, found } => match found {
+                Some(found) => write!(
+                    f,
+                    "seq {seq}: the head kept from an earlier verify was {kept}, the ledger now has {found} (the log was rewritten at or before seq {seq})"
+                ),
+                None => write!(
+                    f,
+                    "seq {seq}: the head kept from an earlier verify ({kept}) is gone: the ledger no longer reaches seq {seq} (its tail was cut off)"
+                ),
+            },
             Finding::HeadMismatch {
                 claimed_seq,
                 claimed_hash,
@@ -249,6 +268,30 @@ fn hex_of(bytes: &[u8]) -> String {
         || format!("<{} bytes, not 32>", bytes.len()),
         |hash| hash.to_hex(),
     )
+}
+
+/// Checks heads an auditor kept from earlier verifies (`verify --json` prints `seq` and
+/// `hash`): each must still be in the ledger. Call after [`verify`] found the chain intact;
+/// then the stored hash of a seq is its true hash, and a mismatch means the ledger was
+/// rewritten at or before that seq, or cut below it. A hash chain alone cannot show this.
+///
+/// # Errors
+/// A database error.
+pub fn check_kept_heads(
+    store: &Store,
+    kept: &[(u64, RecordHash)],
+) -> Result<Option<Finding>, VerifyError> {
+    for (seq, hash) in kept {
+        let found = store.hash_at(*seq)?;
+        if found != Some(*hash) {
+            return Ok(Some(Finding::KeptHeadMismatch {
+                seq: *seq,
+                kept: *hash,
+                found,
+            }));
+        }
+    }
+    Ok(None)
 }
 
 /// Ledgers smaller than this are walked by one thread: splitting would cost more than it saves.

@@ -73,6 +73,10 @@ enum Command {
         /// Also compare the derived entity index with one rebuilt from the records
         #[arg(long)]
         derived: bool,
+        /// A head kept from an earlier verify, SEQ:HASH, that must still be in the ledger
+        /// (repeatable); catches a rewritten or cut-off log
+        #[arg(long = "expect-head", value_name = "SEQ:HASH", value_parser = parse_kept_head)]
+        expect_heads: Vec<(u64, traceledger::chain::RecordHash)>,
     },
     /// List records
     Log {
@@ -289,6 +293,19 @@ impl CliError {
     }
 }
 
+/// `SEQ:HASH` as `verify --json` prints a head (seq, 64 hex digits).
+fn parse_kept_head(text: &str) -> Result<(u64, traceledger::chain::RecordHash), String> {
+    let (seq, hash) = text
+        .split_once(':')
+        .ok_or_else(|| format!("{text:?}: expected SEQ:HASH"))?;
+    let seq = seq
+        .parse()
+        .map_err(|_| format!("{seq:?} is not a seq (a positive integer)"))?;
+    let hash = traceledger::chain::RecordHash::from_hex(hash)
+        .ok_or_else(|| format!("{hash:?} is not a hash (64 hex digits)"))?;
+    Ok((seq, hash))
+}
+
 pub(crate) fn stdout_error(source: std::io::Error) -> CliError {
     CliError::Io {
         what: "write to standard output".to_owned(),
@@ -317,9 +334,16 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             let summary = run_ingest(&mut store, &input, rejects, !quiet)?;
             finish_ingest(&input, &summary)
         }
-        Command::Verify { json, derived } => {
+        Command::Verify {
+            json,
+            derived,
+            expect_heads,
+        } => {
             let mut store = Store::open(&ledger)?;
-            let report = verify::verify(&mut store, derived)?;
+            let mut report = verify::verify(&mut store, derived)?;
+            if report.finding.is_none() {
+                report.finding = verify::check_kept_heads(&store, &expect_heads)?;
+            }
             print_verify(&report, json)
         }
         Command::Log {

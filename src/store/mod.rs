@@ -417,6 +417,22 @@ impl Store {
         Ok(())
     }
 
+    /// The stored hash of record `seq`, if there is one of 32 bytes.
+    ///
+    /// # Errors
+    /// A database error.
+    pub fn hash_at(&self, seq: u64) -> Result<Option<RecordHash>, StoreError> {
+        let hash: Option<Vec<u8>> = self
+            .conn
+            .query_row(
+                "SELECT hash FROM records WHERE seq = ?1",
+                params![i64::try_from(seq).unwrap_or(i64::MAX)],
+                |row| row.get(0),
+            )
+            .optional()?;
+        Ok(hash.and_then(|h| RecordHash::from_slice(&h)))
+    }
+
     /// The seq of the record of event `id`, if any (the UNIQUE index on ids).
     ///
     /// # Errors

@@ -317,3 +317,116 @@ fn parallel_ranges_report_the_same_finding_as_one_walk() {
     assert!(one.finding.is_none() && four.finding.is_none());
     assert_eq!((one.records, one.head), (four.records, four.head));
 }
+
+/// Rewrites the log from `from` on as an insider would: edits record `from`, then recomputes
+/// every later hash and link and the claimed head, so the chain is internally valid again.
+fn rewrite_from(ledger: &Ledger, from: i64) {
+    let connection = ledger.sqlite();
+    drop_triggers(&connection);
+    connection
+        .execute(
+            "UPDATE records SET event = replace(event, '\"site\":', '\"site\": ') WHERE seq = ?1",
+            [from],
+        )
+        .unwrap();
+    let mut prev: Vec<u8> = connection
+        .query_row("SELECT hash FROM records WHERE seq = ?1", [from - 1], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    let rows: Vec<(i64, String, String)> = connection
+        .prepare("SELECT seq, recorded_at, event FROM records WHERE seq >= ?1 ORDER BY seq")
+        .unwrap()
+        .query_map([from], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    for (seq, recorded_at, event) in rows {
+        let hash = record_hash(
+            seq as u64,
+            &recorded_at,
+            &RecordHash::from_slice(&prev).unwrap(),
+            &event,
+        );
+        connection
+            .execute(
+                "UPDATE records SET prev = ?1, hash = ?2 WHERE seq = ?3",
+                params![&prev, &hash.0[..], seq],
+            )
+            .unwrap();
+        prev = hash.0.to_vec();
+    }
+    connection
+        .execute(
+            "UPDATE meta SET value = ?1 WHERE key = 'head_hash'",
+            [RecordHash::from_slice(&prev).unwrap().to_hex()],
+        )
+        .unwrap();
+}
+
+#[test]
+fn a_rewritten_or_cut_log_passes_alone_but_fails_against_a_kept_head() {
+    let ledger = Ledger::with_plant();
+    // The auditor keeps a head from a verify today.
+    let (_, report) = ledger.verify_json();
+    let kept = format!(
+        "{}:{}",
+        report["head"]["seq"],
+        report["head"]["hash"].as_str().unwrap()
+    );
+    let kept_seq = report["head"]["seq"].as_i64().unwrap();
+
+    // An insider rewrites the log from seq 100 with a fresh, internally valid chain.
+    rewrite_from(&ledger, 100);
+    ledger.run(&["verify"]).assert().success(); // what a chain alone cannot see
+    let output = ledger
+        .run(&["verify", "--json", "--expect-head", &kept])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(EXIT_INTEGRITY));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["finding"]["code"], "kept_head_mismatch");
+    assert_eq!(report["finding"]["seq"], kept_seq);
+    assert!(
+        report["finding"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("rewritten")
+    );
+
+    // Another ledger: the tail is cut off and the claimed head moved back with it.
+    let ledger = Ledger::with_plant();
+    let connection = ledger.sqlite();
+    drop_triggers(&connection);
+    connection
+        .execute("DELETE FROM records WHERE seq > ?1", [kept_seq - 5])
+        .unwrap();
+    let (seq, hash): (i64, Vec<u8>) = connection
+        .query_row(
+            "SELECT seq, hash FROM records ORDER BY seq DESC LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    connection
+        .execute_batch(&format!(
+            "UPDATE meta SET value = '{seq}' WHERE key = 'head_seq';
+             UPDATE meta SET value = '{}' WHERE key = 'head_hash';",
+            RecordHash::from_slice(&hash).unwrap().to_hex()
+        ))
+        .unwrap();
+    drop(connection);
+    ledger.run(&["verify"]).assert().success();
+    let output = ledger
+        .run(&["verify", "--expect-head", &kept])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(EXIT_INTEGRITY));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("its tail was cut off"));
+
+    let output = ledger
+        .run(&["verify", "--expect-head", "12:nothex"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(EXIT_BAD_INPUT));
+}
