@@ -54,7 +54,6 @@ fn ingest_into(path: &std::path::Path, bytes: &[u8], schemas: &SchemaSet) -> u64
         Input {
             name: "bench".to_owned(),
             reader: Box::new(Cursor::new(bytes)),
-            len_bytes: Some(bytes.len() as u64),
         },
         &IngestOptions::default(),
         &mut |_| {},

@@ -115,6 +115,23 @@ struct Rec {
     data: Value,
 }
 
+impl Rec {
+    /// A stored record, parsed; `None` if its event is not JSON (verify reports that).
+    fn parse(record: &crate::chain::Record, event_type: &str) -> Option<Rec> {
+        let mut event: Value = serde_json::from_str(&record.event).ok()?;
+        let text = |name: &str| event.get(name).and_then(Value::as_str).map(str::to_owned);
+        Some(Rec {
+            seq: record.seq,
+            id: text("id").unwrap_or_default(),
+            event_type: event_type.to_owned(),
+            occurred_at: text("occurred_at").unwrap_or_default(),
+            actor: text("actor"),
+            site: text("site").unwrap_or_default(),
+            data: event["data"].take(),
+        })
+    }
+}
+
 fn records_naming(store: &Store, entity: &str) -> Result<Vec<Rec>, StoreError> {
     let filter = LogFilter {
         entity: Some(entity.to_owned()),
@@ -122,19 +139,7 @@ fn records_naming(store: &Store, entity: &str) -> Result<Vec<Rec>, StoreError> {
     };
     let mut out = Vec::new();
     store.for_each_logged(&filter, |record, event_type| {
-        if let Ok(mut event) = serde_json::from_str::<Value>(&record.event) {
-            let text = |name: &str| event.get(name).and_then(Value::as_str).map(str::to_owned);
-            let occurred_at = text("occurred_at").unwrap_or_default();
-            out.push(Rec {
-                seq: record.seq,
-                id: text("id").unwrap_or_default(),
-                event_type: event_type.to_owned(),
-                occurred_at,
-                actor: text("actor"),
-                site: text("site").unwrap_or_default(),
-                data: event["data"].take(),
-            });
-        }
+        out.extend(Rec::parse(record, event_type));
         ControlFlow::Continue(())
     })?;
     Ok(out)
@@ -151,20 +156,8 @@ fn typed(
 ) -> Result<Vec<Rec>, StoreError> {
     Ok(store
         .records_of_type_naming(event_type, kind, role, entity)?
-        .into_iter()
-        .filter_map(|record| {
-            let mut event: Value = serde_json::from_str(&record.event).ok()?;
-            let text = |name: &str| event.get(name).and_then(Value::as_str).map(str::to_owned);
-            Some(Rec {
-                seq: record.seq,
-                id: text("id").unwrap_or_default(),
-                event_type: event_type.to_owned(),
-                occurred_at: text("occurred_at").unwrap_or_default(),
-                actor: text("actor"),
-                site: text("site").unwrap_or_default(),
-                data: event["data"].take(),
-            })
-        })
+        .iter()
+        .filter_map(|record| Rec::parse(record, event_type))
         .collect())
 }
 
@@ -648,10 +641,14 @@ pub fn device_history(store: &Store, unit: &str) -> Result<DeviceHistory, Device
         }
         // Corrections of this record are shown next to it (21 CFR 11.10(e)): the original
         // line above stays as it was.
-        for correction in records_naming(store, &r.id)? {
-            if correction.event_type == "correction.recorded"
-                && text(&correction.data, "corrects") == Some(r.id.as_str())
-            {
+        for correction in typed(
+            store,
+            "correction.recorded",
+            EntityKind::Event,
+            RefRole::References,
+            &r.id,
+        )? {
+            if text(&correction.data, "corrects") == Some(r.id.as_str()) {
                 history.corrections.push(Line {
                     seq: correction.seq,
                     occurred_at: correction.occurred_at.clone(),

@@ -518,11 +518,7 @@ pub(crate) fn run_ingest(
     let summary = ingest::ingest(
         store,
         &schemas,
-        Input {
-            name,
-            reader,
-            len_bytes,
-        },
+        Input { name, reader },
         &IngestOptions { rejects },
         &mut on_progress,
     );

@@ -55,8 +55,6 @@ pub struct LineRejection {
 pub struct Input<'a> {
     pub name: String,
     pub reader: Box<dyn BufRead + Send + 'a>,
-    /// Total bytes, when known (a file), for progress.
-    pub len_bytes: Option<u64>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -153,7 +151,7 @@ pub fn ingest(
         None => None,
     };
     let keep_raw = rejects.is_some();
-    let Input { name, reader, .. } = input;
+    let Input { name, reader } = input;
     let mut appender = store.begin_append()?;
     let (sender, receiver) = std::sync::mpsc::sync_channel::<Batch>(BATCHES_IN_FLIGHT);
     let written = std::thread::scope(|scope| {

@@ -270,17 +270,6 @@ impl Store {
         read_head(&self.conn)
     }
 
-    /// The number of records.
-    ///
-    /// # Errors
-    /// A database error.
-    pub fn record_count(&self) -> Result<u64, StoreError> {
-        let count: i64 = self
-            .conn
-            .query_row("SELECT COUNT(*) FROM records", [], |row| row.get(0))?;
-        Ok(u64::try_from(count).unwrap_or(0))
-    }
-
     /// Starts an append: takes the write lock (`BEGIN IMMEDIATE`, waiting for another writer
     /// up to the busy timeout) and reads the head under it, so two writers can never build on
     /// the same head.
@@ -307,7 +296,6 @@ impl Store {
             tx,
             head,
             last_recorded_micros,
-            appended: 0,
         })
     }
 
@@ -680,7 +668,6 @@ pub struct Appender<'s> {
     tx: Transaction<'s>,
     head: Option<Head>,
     last_recorded_micros: i64,
-    appended: u64,
 }
 
 /// An event already in the ledger under some id.
@@ -691,16 +678,6 @@ pub struct StoredEvent {
 }
 
 impl Appender<'_> {
-    /// The head as it stands inside this transaction.
-    pub fn head(&self) -> Option<Head> {
-        self.head
-    }
-
-    /// How many records this transaction has appended.
-    pub fn appended(&self) -> u64 {
-        self.appended
-    }
-
     /// The event recorded under `id`, if any.
     ///
     /// # Errors
@@ -820,7 +797,6 @@ impl Appender<'_> {
         let head = Head { seq, hash };
         self.head = Some(head);
         self.last_recorded_micros = now;
-        self.appended += 1;
         Ok(head)
     }
 
