@@ -7,12 +7,16 @@
 
 pub mod audit_trail;
 pub mod chain;
+pub mod checkpoint;
 pub mod device_history;
 pub mod event;
 pub mod genealogy;
+pub mod genesis;
 pub mod ingest;
 pub mod kpi;
+pub mod log_tree;
 pub mod merkle;
+pub mod signing;
 pub mod simulate;
 pub mod store;
 pub mod time;

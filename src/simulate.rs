@@ -13,7 +13,13 @@
 //! This module knows the vocabulary only; it never touches a ledger. Events whose type needs
 //! a signature are written without one until signing exists (issue 4).
 
+use crate::genesis::GenesisSpec;
+use crate::signing::authority::requirement;
+use crate::signing::keys::{key_from_label, public_key_base64};
+use crate::signing::{Meaning, sign_event};
 use crate::time::{civil_from_days, format_date, format_rfc3339_millis};
+use ed25519_dalek::SigningKey;
+use std::collections::HashMap;
 use serde_json::{Value, json};
 use std::io::Write;
 
@@ -42,6 +48,31 @@ pub enum SimulateError {
 
 /// 2026-01-05T06:00:00Z, a Monday morning: the plant's first shift.
 const START_UNIX_MILLIS: i64 = 1_767_592_800_000;
+/// The first admin, made by the genesis.
+const ADMIN: &str = "p-0001";
+const ADMIN_KEY: &str = "k-p-0001";
+
+/// The private key of simulated key `key_id`: derived from its id, so known to everyone.
+/// Good for tests and benchmarks, never for a real plant.
+pub fn simulated_key(key_id: &str) -> SigningKey {
+    key_from_label(&format!("traceledger-simulate:{key_id}"))
+}
+
+/// The genesis a simulated stream expects: the first site (GAL) and its admin, an hour
+/// before the first shift. `traceledger init --simulation` writes it.
+pub fn genesis_spec() -> GenesisSpec {
+    let (site, name, timezone) = SITE_TABLE[0];
+    GenesisSpec {
+        site: site.to_owned(),
+        site_name: name.to_owned(),
+        timezone: timezone.to_owned(),
+        admin: ADMIN.to_owned(),
+        admin_name: "Aoife Byrne".to_owned(),
+        admin_key_id: ADMIN_KEY.to_owned(),
+        admin_key: simulated_key(ADMIN_KEY).verifying_key(),
+        at: format_rfc3339_millis(START_UNIX_MILLIS - 3_600_000),
+    }
+}
 /// Devices per work order of a serialized product.
 const BATCH_UNITS: u64 = 10;
 /// Kits per catheter-kit lot.
@@ -129,26 +160,6 @@ impl Rng {
     }
 }
 
-fn base64(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(char::from(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
 
 /// A GTIN-14 from its first 13 digits: the GS1 mod-10 check digit (weights 3,1 from the right).
 pub fn gtin14(first13: &str) -> String {
@@ -320,6 +331,9 @@ struct Sim<W: Write> {
     events: u64,
     sites: Vec<Site>,
     admin: String,
+    /// Each person's current key: (key id, private key). Simulated keys are derived from
+    /// their ids ([`simulated_key`]), so anyone can re-sign a simulated stream.
+    keys: HashMap<String, (String, SigningKey)>,
     products: Vec<Product>,
     lots: Vec<LotInUse>,
     lot_counter: u64,
@@ -384,6 +398,15 @@ impl<W: Write> Sim<W> {
         if let (Some(actor), Some(object)) = (actor, event.as_object_mut()) {
             object.insert("actor".to_owned(), Value::String(actor.to_owned()));
         }
+        // Every signature a type requires is made, by the actor, when it happened.
+        if let (Some(required), Some(actor)) = (requirement(event_type, &event["data"]), actor)
+            && let Some((key_id, key)) = self.keys.get(actor)
+        {
+            let signed_at = format_rfc3339_millis(self.clock_millis);
+            let meaning = required.meaning.unwrap_or(Meaning::Authored);
+            sign_event(&mut event, key, key_id, actor, meaning, &signed_at)
+                .map_err(|e| std::io::Error::other(e.to_string()))?;
+        }
         serde_json::to_writer(&mut self.out, &event).map_err(std::io::Error::from)?;
         self.out.write_all(b"\n")?;
         Ok(id)
@@ -395,17 +418,10 @@ impl<W: Write> Sim<W> {
         format!("{first} {last}")
     }
 
-    fn public_key(&mut self) -> String {
-        let mut bytes = [0u8; 32];
-        for chunk in bytes.chunks_mut(8) {
-            chunk.copy_from_slice(&self.rng.next().to_le_bytes());
-        }
-        base64(&bytes)
-    }
-
     fn register_key(&mut self, site: usize, person: &str, key: &str) -> Result<(), SimulateError> {
         let admin = self.admin.clone();
-        let public_key = self.public_key();
+        let signing_key = simulated_key(key);
+        let public_key = public_key_base64(&signing_key.verifying_key());
         self.emit(
             "key.registered",
             site,
@@ -413,6 +429,8 @@ impl<W: Write> Sim<W> {
             Some(&admin),
             json!({"key": key, "person": person, "public_key": public_key}),
         )?;
+        self.keys
+            .insert(person.to_owned(), (key.to_owned(), signing_key));
         Ok(())
     }
 
@@ -434,31 +452,15 @@ impl<W: Write> Sim<W> {
                 engineer: String::new(),
                 qa: String::new(),
             });
-            self.emit(
-                "site.registered",
-                index,
-                "system:erp",
-                None,
-                json!({"site": code, "name": name, "timezone": timezone}),
-            )?;
-            if index == 0 {
-                let admin_name = self.person_name();
+            // The first site and its admin are the ledger's genesis (`init --simulation`).
+            if index > 0 {
                 self.emit(
-                    "person.registered",
-                    0,
-                    "system:hr",
+                    "site.registered",
+                    index,
+                    "system:erp",
                     None,
-                    json!({"person": self.admin, "name": admin_name}),
+                    json!({"site": code, "name": name, "timezone": timezone}),
                 )?;
-                let admin = self.admin.clone();
-                self.emit(
-                    "role.granted",
-                    0,
-                    "system:hr",
-                    None,
-                    json!({"person": admin, "role": "admin"}),
-                )?;
-                self.register_key(0, &admin, &format!("k-{admin}"))?;
             }
         }
         let admin = self.admin.clone();
@@ -1115,7 +1117,8 @@ pub fn simulate<W: Write>(
         clock_millis: START_UNIX_MILLIS,
         events: 0,
         sites: Vec::new(),
-        admin: "p-0001".to_owned(),
+        admin: ADMIN.to_owned(),
+        keys: HashMap::from([(ADMIN.to_owned(), (ADMIN_KEY.to_owned(), simulated_key(ADMIN_KEY)))]),
         products: vec![
             product(
                 "PMOD-100",
@@ -1244,8 +1247,6 @@ mod tests {
     fn gtin_check_digits_follow_gs1() {
         // GS1 General Specifications' example: 1234567890123 -> check digit 1.
         assert_eq!(gtin14("1234567890123"), "12345678901231");
-        assert_eq!(base64(&[0xff; 32]).len(), 44);
-        assert_eq!(base64(b"any carnal pleas"), "YW55IGNhcm5hbCBwbGVhcw==");
     }
 
     #[test]

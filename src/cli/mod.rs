@@ -7,6 +7,7 @@
 
 mod demo;
 mod output;
+mod trust;
 
 use clap::{Args, Parser, Subcommand};
 use std::io::{BufRead, BufReader, Write};
@@ -52,8 +53,27 @@ struct LedgerArg {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Create a new, empty ledger (refuses to overwrite an existing file)
-    Init,
+    /// Create a ledger: its signing key, the genesis (first site and admin) and the first
+    /// checkpoint (refuses to overwrite anything)
+    Init(trust::InitArgs),
+    /// Make or show Ed25519 keys
+    Keys {
+        #[command(subcommand)]
+        command: trust::KeysCommand,
+    },
+    /// Add an electronic signature to each event of an NDJSON stream (to standard output)
+    Sign(trust::SignArgs),
+    /// Sign a checkpoint (tree size and root) of the ledger as it stands, and keep it
+    Checkpoint {
+        /// Write the checkpoint here instead of standard output
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// The ledger's private key [default: LEDGER.key]
+        #[arg(long)]
+        ledger_key: Option<PathBuf>,
+    },
+    /// Print a Merkle inclusion proof of a record, or a consistency proof of two checkpoints
+    Prove(trust::ProveArgs),
     /// Record the events of an NDJSON file (or - for stdin), all or nothing
     Ingest {
         /// NDJSON input, one event per line; - reads standard input
@@ -77,6 +97,12 @@ enum Command {
         /// (repeatable); catches a rewritten or cut-off log
         #[arg(long = "expect-head", value_name = "SEQ:HASH", value_parser = parse_kept_head)]
         expect_heads: Vec<(u64, traceledger::chain::RecordHash)>,
+        /// A checkpoint kept from before (repeatable): the ledger must still hash to its root
+        #[arg(long = "checkpoint", value_name = "FILE")]
+        checkpoints: Vec<PathBuf>,
+        /// The ledger's public key as you hold it [default: the one the ledger names]
+        #[arg(long)]
+        ledger_key: Option<PathBuf>,
     },
     /// List records
     Log {
@@ -320,11 +346,11 @@ pub(crate) fn stdout_error(source: std::io::Error) -> CliError {
 pub fn run(cli: Cli) -> Result<(), CliError> {
     let ledger = cli.ledger.ledger;
     match cli.command {
-        Command::Init => {
-            Store::create(&ledger)?;
-            println!("created ledger {}", ledger.display());
-            Ok(())
-        }
+        Command::Init(args) => trust::init(&ledger, args),
+        Command::Keys { command } => trust::keys(command),
+        Command::Sign(args) => trust::sign(args),
+        Command::Checkpoint { out, ledger_key } => trust::checkpoint(&ledger, ledger_key, out),
+        Command::Prove(args) => trust::prove(&ledger, args),
         Command::Ingest {
             input,
             rejects,
@@ -338,11 +364,20 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             json,
             derived,
             expect_heads,
+            checkpoints,
+            ledger_key,
         } => {
+            let held = trust::held_checkpoints(&checkpoints)?;
+            let trusted = trust::trusted_key(ledger_key.as_deref())?;
             let mut store = Store::open(&ledger)?;
             let mut report = verify::verify(&mut store, derived)?;
             if report.finding.is_none() {
                 report.finding = verify::check_kept_heads(&store, &expect_heads)?;
+            }
+            if report.finding.is_none() {
+                let checked = verify::trust::check(&store, report.records, trusted.as_ref(), &held)?;
+                report.finding = checked.finding.clone().map(verify::Finding::Trust);
+                report.trust = Some(checked);
             }
             print_verify(&report, json)
         }
@@ -583,6 +618,12 @@ fn print_verify(report: &VerifyReport, json: bool) -> Result<(), CliError> {
                     format!("head seq {} hash {}", h.seq, h.hash)
                 });
                 println!("ok: {} records verified, {head}", report.records);
+                if let Some(trust) = &report.trust {
+                    println!(
+                        "ok: genesis, {} checkpoints and {} signatures verified with the ledger key",
+                        trust.checkpoints_checked, trust.signatures_checked
+                    );
+                }
             }
             Some(finding) => {
                 println!("FAILED: {finding}");

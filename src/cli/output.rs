@@ -118,12 +118,16 @@ pub fn verify_json(report: &VerifyReport) -> Value {
     let derived = report.derived.as_ref().map(|d| {
         json!({"missing": d.missing, "extra": d.extra, "matches": d.missing == 0 && d.extra == 0})
     });
+    let trust = report.trust.as_ref().map(|t| {
+        json!({"checkpoints_checked": t.checkpoints_checked, "signatures_checked": t.signatures_checked})
+    });
     json!({
         "ok": report.intact(),
         "records": report.records,
         "head": head,
         "finding": finding,
         "derived": derived,
+        "trust": trust,
     })
 }
 

@@ -72,6 +72,8 @@ pub enum RejectCode {
     IdConflict,
     InvalidUdi,
     UdiMismatch,
+    InvalidSignature,
+    MissingSignature,
 }
 
 impl RejectCode {
@@ -87,6 +89,8 @@ impl RejectCode {
             RejectCode::IdConflict => "id_conflict",
             RejectCode::InvalidUdi => "invalid_udi",
             RejectCode::UdiMismatch => "udi_mismatch",
+            RejectCode::InvalidSignature => "invalid_signature",
+            RejectCode::MissingSignature => "missing_signature",
         }
     }
 }

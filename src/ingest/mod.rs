@@ -12,7 +12,13 @@
 use crate::event::{
     EntityKind, EntityRef, RefRole, RejectCode, Rejection, SchemaSet, ValidEvent, entity_refs,
 };
-use crate::store::{Appender, Store, StoreError};
+use crate::genesis::GENESIS_SOURCE;
+use crate::signing::authority::{
+    AUTHORITY_TYPES, Authority, AuthorityChange, Requirement, SignatureFault, Stamp,
+    bad_public_key, requirement,
+};
+use crate::signing::{SignedEvent, signed_event};
+use crate::store::{Appender, LogFilter, Store, StoreError};
 use std::collections::HashSet;
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
@@ -125,6 +131,16 @@ struct Prepared {
     event: ValidEvent,
     refs: Vec<EntityRef>,
     label: Option<LabelUdi>,
+    signatures: Option<Signatures>,
+    /// What the event changes in who may sign, stamped with its `occurred_at`.
+    change: Option<(i64, AuthorityChange)>,
+}
+
+/// An event's signatures and what its type requires, checked on the writing stage against
+/// the keys and roles of the ledger at that seq.
+struct Signatures {
+    signed: SignedEvent,
+    requirement: Option<Requirement>,
 }
 
 type Batch = Result<Vec<PreparedLine>, std::io::Error>;
@@ -213,10 +229,17 @@ fn prepare_lines(
             Ok(Some(text)) => ValidEvent::parse(text, schemas).and_then(|mut event| {
                 let refs = entity_refs(&event.value);
                 let label = udi_check::parse_event_udi(&event)?;
+                let (signatures, change) = prepare_signatures(&event)?;
                 // The parsed tree is not needed past this stage; freeing it here keeps that
                 // work off the writing thread.
                 event.value = serde_json::Value::Null;
-                Ok(Prepared { event, refs, label })
+                Ok(Prepared {
+                    event,
+                    refs,
+                    label,
+                    signatures,
+                    change,
+                })
             }),
             Err(rejection) => Err(rejection),
         };
@@ -239,6 +262,72 @@ fn prepare_lines(
     }
 }
 
+/// The signature work that needs no ledger: the reserved genesis source, a usable public
+/// key, the signatures decoded with the content digest they sign, the type's requirement.
+fn prepare_signatures(
+    event: &ValidEvent,
+) -> Result<(Option<Signatures>, Option<(i64, AuthorityChange)>), Rejection> {
+    let value = &event.value;
+    if value.get("source").and_then(serde_json::Value::as_str) == Some(GENESIS_SOURCE) {
+        return Err(Rejection::new(
+            RejectCode::SchemaViolation,
+            Some("/source".to_owned()),
+            format!("source {GENESIS_SOURCE:?} is reserved for the genesis records that init writes"),
+        ));
+    }
+    let data = value.get("data").unwrap_or(&serde_json::Value::Null);
+    if bad_public_key(&event.event_type, data) {
+        return Err(Rejection::new(
+            RejectCode::SchemaViolation,
+            Some("/data/public_key".to_owned()),
+            "not an Ed25519 public key (32 bytes in base64, a point of the curve)",
+        ));
+    }
+    let required = requirement(&event.event_type, data);
+    let has_signatures = value
+        .get("signatures")
+        .and_then(serde_json::Value::as_array)
+        .is_some_and(|list| !list.is_empty());
+    let signatures = if has_signatures || required.is_some() {
+        let signed = signed_event(value).map_err(|e| {
+            Rejection::new(RejectCode::InvalidSignature, Some("/signatures".to_owned()), e.to_string())
+        })?;
+        Some(Signatures {
+            signed,
+            requirement: required,
+        })
+    } else {
+        None
+    };
+    let change = AuthorityChange::of(&event.event_type, data).and_then(|change| {
+        crate::time::parse_rfc3339_millis(&event.occurred_at).map(|at| (at, change))
+    });
+    Ok((signatures, change))
+}
+
+/// The keys and roles of the ledger, as this transaction sees it.
+fn load_authority(appender: &Appender<'_>) -> Result<Authority, StoreError> {
+    let mut authority = Authority::default();
+    let filter = LogFilter {
+        types: AUTHORITY_TYPES.iter().map(|t| (*t).to_owned()).collect(),
+        ..LogFilter::default()
+    };
+    appender.for_each_logged(&filter, |record, event_type| {
+        authority.observe(record.seq, event_type, &record.event);
+        std::ops::ControlFlow::Continue(())
+    })?;
+    Ok(authority)
+}
+
+fn signature_rejection(fault: &SignatureFault) -> Rejection {
+    let code = if fault.is_missing() {
+        RejectCode::MissingSignature
+    } else {
+        RejectCode::InvalidSignature
+    };
+    Rejection::new(code, Some(fault.field()), fault.to_string())
+}
+
 /// The second stage: checks each prepared line against the ledger and appends it.
 fn write_lines(
     appender: &mut Appender<'_>,
@@ -250,6 +339,7 @@ fn write_lines(
     let mut summary = IngestSummary::default();
     let mut known = KnownEntities::default();
     let mut udis = UdiMemory::default();
+    let mut authority = load_authority(appender)?;
     let (mut bytes_read, mut lines_read) = (0u64, 0u64);
     for batch in receiver {
         let batch = batch.map_err(|source| IngestError::Read {
@@ -258,7 +348,9 @@ fn write_lines(
         })?;
         for prepared in batch {
             let outcome = match prepared.outcome {
-                Ok(prepared) => write_event(appender, &mut known, &mut udis, &prepared)?,
+                Ok(prepared) => {
+                    write_event(appender, &mut known, &mut udis, &mut authority, &prepared)?
+                }
                 Err(rejection) => Err(rejection),
             };
             summary.lines += 1;
@@ -344,14 +436,35 @@ fn write_event(
     appender: &mut Appender<'_>,
     known: &mut KnownEntities,
     udis: &mut UdiMemory,
+    authority: &mut Authority,
     prepared: &Prepared,
 ) -> Result<Result<LineOutcome, Rejection>, StoreError> {
-    let Prepared { event, refs, label } = prepared;
+    let Prepared {
+        event,
+        refs,
+        label,
+        signatures,
+        change,
+    } = prepared;
     let mut refused = check_refs(appender, known, refs)?;
     if refused.is_none()
         && let Some(label) = label
     {
         refused = udis.check(appender, label)?;
+    }
+    if refused.is_none()
+        && let Some(signatures) = signatures
+    {
+        refused = authority
+            .check(
+                appender.next_seq(),
+                &signatures.signed,
+                signatures.requirement.as_ref(),
+                &event.event_type,
+                true,
+            )
+            .err()
+            .map(|fault| signature_rejection(&fault));
     }
     if let Some(rejection) = refused {
         // A repeat of a recorded event fails the checks too (it defines what it defined):
@@ -368,6 +481,15 @@ fn write_event(
             }
             if let Some(label) = label {
                 udis.recorded(label);
+            }
+            if let Some((at_millis, change)) = change {
+                authority.apply(
+                    Stamp {
+                        seq: head.seq,
+                        at_millis: *at_millis,
+                    },
+                    change,
+                );
             }
             Ok(Ok(LineOutcome::Recorded(head.seq)))
         }

@@ -19,11 +19,14 @@ use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+mod tree;
+pub use tree::StoredCheckpoint;
+
 /// `PRAGMA application_id`: "TLGR". Marks the file as a traceledger ledger.
 const APPLICATION_ID: i32 = 0x544c_4752;
 /// `PRAGMA user_version`: the layout of schema.sql. Another version is refused, never migrated
 /// silently.
-pub const SCHEMA_VERSION: i32 = 1;
+pub const SCHEMA_VERSION: i32 = 2;
 const SCHEMA_SQL: &str = include_str!("schema.sql");
 
 /// How long a writer waits for another writer's transaction (another `ingest`) to finish.
@@ -56,6 +59,8 @@ pub enum StoreError {
     IdTaken(String),
     #[error("record {seq} cannot be read: {detail}")]
     Unreadable { seq: i64, detail: String },
+    #[error("another checkpoint is already kept for tree size {0}")]
+    CheckpointConflict(u64),
     #[error("ledger database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
 }
@@ -199,13 +204,19 @@ impl Store {
             }),
             Err(e) => {
                 // Leave nothing half-made behind: a later `init` must be able to start over.
-                for suffix in ["", "-wal", "-shm"] {
-                    let mut name = path.as_os_str().to_owned();
-                    name.push(suffix);
-                    let _ = std::fs::remove_file(PathBuf::from(name));
-                }
+                Store::remove_files(path);
                 Err(e.into())
             }
+        }
+    }
+
+    /// Removes a ledger file and its WAL and shared-memory files: only for undoing an `init`
+    /// that failed half-way.
+    pub fn remove_files(path: &Path) {
+        for suffix in ["", "-wal", "-shm"] {
+            let mut name = path.as_os_str().to_owned();
+            name.push(suffix);
+            let _ = std::fs::remove_file(PathBuf::from(name));
         }
     }
 
@@ -350,59 +361,11 @@ impl Store {
     ///
     /// # Errors
     /// A database error, or `Unreadable` for a damaged row.
-    pub fn for_each_logged<F>(&self, filter: &LogFilter, mut visit: F) -> Result<(), StoreError>
+    pub fn for_each_logged<F>(&self, filter: &LogFilter, visit: F) -> Result<(), StoreError>
     where
         F: FnMut(&Record, &str) -> ControlFlow<()>,
     {
-        let mut sql = String::from(
-            "SELECT seq, id, type, occurred_at, site, actor, recorded_at, prev, hash, event
-             FROM records WHERE seq >= ?1 AND seq <= ?2",
-        );
-        let mut values: Vec<rusqlite::types::Value> = vec![
-            (filter.from_seq.unwrap_or(1) as i64).into(),
-            (filter.to_seq.map_or(i64::MAX, |s| s as i64)).into(),
-        ];
-        if !filter.types.is_empty() {
-            let marks: Vec<String> = (0..filter.types.len())
-                .map(|i| format!("?{}", values.len() + 1 + i))
-                .collect();
-            sql.push_str(&format!(" AND type IN ({})", marks.join(", ")));
-            values.extend(filter.types.iter().map(|t| t.clone().into()));
-        }
-        if let Some(actor) = &filter.actor {
-            values.push(actor.clone().into());
-            sql.push_str(&format!(" AND actor = ?{}", values.len()));
-        }
-        if let Some(from) = &filter.recorded_from {
-            values.push(from.clone().into());
-            sql.push_str(&format!(" AND recorded_at >= ?{}", values.len()));
-        }
-        if let Some(to) = &filter.recorded_to {
-            values.push(to.clone().into());
-            sql.push_str(&format!(" AND recorded_at <= ?{}", values.len()));
-        }
-        if let Some(entity) = &filter.entity {
-            values.push(entity.clone().into());
-            sql.push_str(&format!(
-                " AND seq IN (SELECT seq FROM entity_refs WHERE entity = ?{})",
-                values.len()
-            ));
-        }
-        sql.push_str(" ORDER BY seq");
-        if let Some(limit) = filter.limit {
-            values.push((limit.min(i64::MAX as u64) as i64).into());
-            sql.push_str(&format!(" LIMIT ?{}", values.len()));
-        }
-        let mut statement = self.conn.prepare(&sql)?;
-        let mut rows = statement.query(rusqlite::params_from_iter(values))?;
-        while let Some(row) = rows.next()? {
-            let view = record_view(row)?;
-            let record = record_from_view(&view)?;
-            if visit(&record, view.event_type).is_break() {
-                break;
-            }
-        }
-        Ok(())
+        logged(&self.conn, filter, visit)
     }
 
     /// The stored hash of record `seq`, if there is one of 32 bytes.
@@ -640,6 +603,65 @@ fn record_view<'r>(row: &'r rusqlite::Row<'_>) -> Result<RecordView<'r>, StoreEr
     })
 }
 
+/// The records that pass `filter` on `conn`, in seq order, streamed to `visit`.
+///
+/// # Errors
+/// A database error, or `Unreadable` for a damaged row.
+fn logged<F>(conn: &Connection, filter: &LogFilter, mut visit: F) -> Result<(), StoreError>
+where
+    F: FnMut(&Record, &str) -> ControlFlow<()>,
+{
+    let mut sql = String::from(
+        "SELECT seq, id, type, occurred_at, site, actor, recorded_at, prev, hash, event
+         FROM records WHERE seq >= ?1 AND seq <= ?2",
+    );
+    let mut values: Vec<rusqlite::types::Value> = vec![
+        (filter.from_seq.unwrap_or(1) as i64).into(),
+        (filter.to_seq.map_or(i64::MAX, |s| s as i64)).into(),
+    ];
+    if !filter.types.is_empty() {
+        let marks: Vec<String> = (0..filter.types.len())
+            .map(|i| format!("?{}", values.len() + 1 + i))
+            .collect();
+        sql.push_str(&format!(" AND type IN ({})", marks.join(", ")));
+        values.extend(filter.types.iter().map(|t| t.clone().into()));
+    }
+    if let Some(actor) = &filter.actor {
+        values.push(actor.clone().into());
+        sql.push_str(&format!(" AND actor = ?{}", values.len()));
+    }
+    if let Some(from) = &filter.recorded_from {
+        values.push(from.clone().into());
+        sql.push_str(&format!(" AND recorded_at >= ?{}", values.len()));
+    }
+    if let Some(to) = &filter.recorded_to {
+        values.push(to.clone().into());
+        sql.push_str(&format!(" AND recorded_at <= ?{}", values.len()));
+    }
+    if let Some(entity) = &filter.entity {
+        values.push(entity.clone().into());
+        sql.push_str(&format!(
+            " AND seq IN (SELECT seq FROM entity_refs WHERE entity = ?{})",
+            values.len()
+        ));
+    }
+    sql.push_str(" ORDER BY seq");
+    if let Some(limit) = filter.limit {
+        values.push((limit.min(i64::MAX as u64) as i64).into());
+        sql.push_str(&format!(" LIMIT ?{}", values.len()));
+    }
+    let mut statement = conn.prepare(&sql)?;
+    let mut rows = statement.query(rusqlite::params_from_iter(values))?;
+    while let Some(row) = rows.next()? {
+        let view = record_view(row)?;
+        let record = record_from_view(&view)?;
+        if visit(&record, view.event_type).is_break() {
+            break;
+        }
+    }
+    Ok(())
+}
+
 /// The record a view holds, with its hashes checked for length (not for truth: that is
 /// `verify`'s job).
 ///
@@ -740,6 +762,11 @@ impl Appender<'_> {
                 |row| row.get(0),
             )
             .optional()?)
+    }
+
+    /// The seq the next appended record will get.
+    pub fn next_seq(&self) -> u64 {
+        self.head.map_or(1, |h| h.seq + 1)
     }
 
     /// Appends `event` as the next record and indexes `refs`. Returns the new head.

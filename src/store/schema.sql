@@ -1,4 +1,4 @@
--- traceledger ledger file, schema version 1. See docs/architecture.md, "The ledger file".
+-- traceledger ledger file, schema version 2. See docs/architecture.md, "The ledger file".
 -- `records` is the log, the single source of truth. Everything else is derived from it and
 -- can be recomputed by `traceledger rebuild`.
 
@@ -49,4 +49,33 @@ CREATE TABLE entity_refs (
     role   INTEGER NOT NULL,
     seq    INTEGER NOT NULL,
     PRIMARY KEY (entity, kind, role, seq)
+) WITHOUT ROWID;
+
+-- Signed checkpoints (C2SP tlog-checkpoint signed notes) the ledger has issued, kept so that
+-- verify can check each one's root against the records. Append-only like the log.
+CREATE TABLE checkpoints (
+    tree_size   INTEGER PRIMARY KEY,
+    root        BLOB NOT NULL,           -- RFC 9162 tree head over records 1..tree_size
+    note        TEXT NOT NULL,           -- the signed note, byte for byte as issued
+    recorded_at TEXT NOT NULL
+);
+
+CREATE TRIGGER checkpoints_refuse_update BEFORE UPDATE ON checkpoints
+BEGIN
+    SELECT RAISE(ABORT, 'checkpoints are append-only: UPDATE refused');
+END;
+
+CREATE TRIGGER checkpoints_refuse_delete BEFORE DELETE ON checkpoints
+BEGIN
+    SELECT RAISE(ABORT, 'checkpoints are append-only: DELETE refused');
+END;
+
+-- Derived: hashes of the complete, aligned subtrees of the Merkle tree from level 8 (256
+-- leaves) up, so that a tree head or a proof never re-hashes the whole log. Leaf `idx` of
+-- level L covers records idx*2^L+1 ..= (idx+1)*2^L.
+CREATE TABLE tree_nodes (
+    level INTEGER NOT NULL,
+    idx   INTEGER NOT NULL,
+    hash  BLOB NOT NULL,
+    PRIMARY KEY (level, idx)
 ) WITHOUT ROWID;

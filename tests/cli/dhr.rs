@@ -93,6 +93,14 @@ fn flagged_facts_become_exceptions_and_corrections_sit_next_to_what_they_correct
         r#"{"id":"t-dhr-4","type":"nonconformance.opened","occurred_at":"2026-11-22T10:00:00Z","site":"GAL","source":"station:GAL-FT-02","actor":"p-1043","data":{"ncr":"NCR-T-1","unit":"IP3K-269999","description":"scratch on housing"}}"#,
         r#"{"id":"t-dhr-5","type":"unit.released","occurred_at":"2026-11-22T11:00:00Z","site":"GAL","source":"cli:p-1201","actor":"p-1201","data":{"unit":"IP3K-269999"}}"#,
     ];
+    let lines: Vec<String> = lines
+        .iter()
+        .map(|line| match line {
+            l if l.contains("correction.recorded") => signed(l, "k-1201", "p-1201", "authored"),
+            l if l.contains("unit.released") => signed(l, "k-1201", "p-1201", "released"),
+            l => (*l).to_owned(),
+        })
+        .collect();
     let input = ledger.file("dhr.ndjson");
     std::fs::write(&input, lines.join("\n")).unwrap();
     ledger

@@ -9,7 +9,7 @@ use std::process::Stdio;
 fn init_refuses_to_overwrite_a_ledger_or_any_file() {
     let ledger = Ledger::with_plant();
     let before = ledger.count();
-    let output = ledger.run(&["init"]).output().unwrap();
+    let output = ledger.run(&["init", "--simulation"]).output().unwrap();
     assert_eq!(output.status.code(), Some(EXIT_BAD_INPUT));
     assert!(String::from_utf8_lossy(&output.stderr).contains("refusing to overwrite"));
     assert_eq!(ledger.count(), before);
@@ -19,7 +19,7 @@ fn init_refuses_to_overwrite_a_ledger_or_any_file() {
     traceledger()
         .arg("--ledger")
         .arg(&other)
-        .arg("init")
+        .args(["init", "--simulation"])
         .assert()
         .code(EXIT_BAD_INPUT);
     assert_eq!(std::fs::read_to_string(&other).unwrap(), "keep me");
@@ -31,7 +31,7 @@ fn the_ledger_path_comes_from_the_environment_when_not_given() {
     let path = dir.path().join("from-env.db");
     traceledger()
         .env("TRACELEDGER_LEDGER", &path)
-        .arg("init")
+        .args(["init", "--simulation"])
         .assert()
         .success();
     assert!(path.exists());
@@ -47,10 +47,10 @@ fn plant_fixture_is_recorded_whole_and_verifies() {
         out.contains(&format!("{lines} recorded, 0 duplicates, 0 rejected")),
         "{out}"
     );
-    assert_eq!(ledger.count(), lines as i64);
+    assert_eq!(ledger.count(), GENESIS_RECORDS + lines as i64);
     let (code, report) = ledger.verify_json();
     assert_eq!(code, 0, "{report}");
-    assert_eq!(report["records"], lines);
+    assert_eq!(report["records"], GENESIS_RECORDS + lines as i64);
     assert_eq!(report["ok"], true);
 }
 
@@ -78,7 +78,10 @@ fn duplicates_are_skipped_across_runs_and_within_one_input() {
     let fixture = fixture("plant-small.ndjson");
     let out = stdout_of(ledger.run(&["ingest", fixture.to_str().unwrap()]));
     assert!(
-        out.contains(&format!("0 recorded, {before} duplicates, 0 rejected")),
+        out.contains(&format!(
+            "0 recorded, {} duplicates, 0 rejected",
+            before - GENESIS_RECORDS
+        )),
         "{out}"
     );
     assert_eq!(ledger.count(), before);
@@ -111,7 +114,10 @@ fn bom_crlf_and_blank_lines_are_tolerated() {
         .run(&["ingest", fixture.to_str().unwrap()])
         .assert()
         .success();
-    assert_eq!(ledger.count(), non_blank_lines(&fixture) as i64);
+    assert_eq!(
+        ledger.count(),
+        GENESIS_RECORDS + non_blank_lines(&fixture) as i64
+    );
 }
 
 fn expected_bad_lines() -> serde_json::Value {
@@ -217,7 +223,7 @@ fn an_id_reused_with_other_content_is_a_conflict() {
     assert_eq!(output.status.code(), Some(EXIT_BAD_INPUT));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
-        stderr.contains(":1: id_conflict at /id") && stderr.contains("(seq 1)"),
+        stderr.contains(":1: id_conflict at /id") && stderr.contains("(seq 5)"),
         "{stderr}"
     );
 }
@@ -266,12 +272,12 @@ fn a_ledger_of_another_schema_version_is_refused_not_migrated() {
     let ledger = Ledger::with_plant();
     ledger
         .sqlite()
-        .execute_batch("PRAGMA user_version = 2")
+        .execute_batch("PRAGMA user_version = 3")
         .unwrap();
     let output = ledger.run(&["verify"]).output().unwrap();
     assert_eq!(output.status.code(), Some(EXIT_ENVIRONMENT));
     assert!(
-        String::from_utf8_lossy(&output.stderr).contains("schema version 2"),
+        String::from_utf8_lossy(&output.stderr).contains("schema version 3"),
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
@@ -310,7 +316,7 @@ fn simulated(dir: &std::path::Path, units: u64, seed: u64) -> std::path::PathBuf
 
 #[test]
 fn concurrent_ingests_both_succeed_and_the_chain_stays_one_line() {
-    let ledger = Ledger::new();
+    let ledger = Ledger::for_simulation();
     let big = simulated(ledger.dir.path(), 150, 11);
     let small = fixture("tolerated.ndjson");
     let expected = non_blank_lines(&big) + non_blank_lines(&small);
@@ -336,7 +342,7 @@ fn concurrent_ingests_both_succeed_and_the_chain_stays_one_line() {
             String::from_utf8_lossy(&output.stderr)
         );
     }
-    assert_eq!(ledger.count(), expected as i64);
+    assert_eq!(ledger.count(), GENESIS_RECORDS + expected as i64);
     let (code, report) = ledger.verify_json();
     assert_eq!(code, 0, "{report}");
 }
@@ -399,10 +405,10 @@ fn a_simulated_plant_ingests_cleanly_and_is_deterministic() {
         "another seed, another plant"
     );
 
-    let ledger = Ledger::new();
+    let ledger = Ledger::for_simulation();
     let out = stdout_of(ledger.run(&["ingest", a.to_str().unwrap()]));
     assert!(out.contains(" 0 rejected"), "{out}");
-    assert_eq!(ledger.count(), non_blank_lines(&a) as i64);
+    assert_eq!(ledger.count(), GENESIS_RECORDS + non_blank_lines(&a) as i64);
     ledger.run(&["verify", "--derived"]).assert().success();
 }
 
@@ -439,7 +445,7 @@ fn an_event_with_a_duplicate_key_is_refused_as_ambiguous() {
         stderr.contains("dup.ndjson:1: invalid_json: duplicate key \"site\" (column"),
         "{stderr}"
     );
-    assert_eq!(ledger.count(), 0);
+    assert_eq!(ledger.count(), GENESIS_RECORDS);
 }
 
 /// Issue 3: the UDI on `unit.started` and `label.printed` must be the device's own.

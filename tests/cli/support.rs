@@ -2,6 +2,18 @@
 
 use assert_cmd::Command;
 use std::path::{Path, PathBuf};
+use traceledger::signing::keys;
+
+/// Writes fixture key `key_id` (seed sha256("traceledger-fixture:" + id)) into `dir` as
+/// `ID.pem` and `ID.pem.pub`, if not there yet; returns the private key's path.
+pub fn fixture_key(dir: &Path, key_id: &str) -> PathBuf {
+    let path = dir.join(format!("{key_id}.pem"));
+    if !path.exists() {
+        let key = keys::key_from_label(&format!("traceledger-fixture:{key_id}"));
+        keys::write_key_pair(&key, &path).unwrap();
+    }
+    path
+}
 
 pub const EXIT_INTEGRITY: i32 = 1;
 pub const EXIT_BAD_INPUT: i32 = 2;
@@ -27,16 +39,56 @@ pub struct Ledger {
 }
 
 impl Ledger {
+    /// The fixtures' genesis: site GAL and admin p-0001 with key k-0001 (fixtures/README.md).
     pub fn new() -> Ledger {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ledger.db");
+        let admin_key = fixture_key(dir.path(), "k-0001");
+        traceledger()
+            .arg("--ledger")
+            .arg(&path)
+            .args([
+                "init",
+                "--site",
+                "GAL",
+                "--site-name",
+                "Galway Operations",
+                "--timezone",
+                "Europe/Dublin",
+                "--admin",
+                "p-0001",
+                "--admin-name",
+                "Aoife Byrne",
+                "--admin-key-id",
+                "k-0001",
+                "--at",
+                "2026-11-02T08:00:00Z",
+                "--admin-key",
+            ])
+            .arg(keys::public_path(&admin_key))
+            .assert()
+            .success();
+        Ledger { dir, path }
+    }
+
+    /// A ledger with `simulate`'s genesis (`init --simulation`), for simulated streams.
+    pub fn for_simulation() -> Ledger {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("ledger.db");
         traceledger()
             .arg("--ledger")
             .arg(&path)
-            .arg("init")
+            .args(["init", "--simulation"])
             .assert()
             .success();
         Ledger { dir, path }
+    }
+
+    /// The ledger's public key file, as `init` made it.
+    pub fn ledger_public_key(&self) -> PathBuf {
+        let mut name = self.path.as_os_str().to_owned();
+        name.push(".key.pub");
+        PathBuf::from(name)
     }
 
     /// A ledger holding fixtures/plant-small.ndjson.
@@ -81,6 +133,19 @@ impl Ledger {
         });
         (output.status.code().unwrap_or(-1), value)
     }
+}
+
+/// Records `init` writes before anything is ingested: the genesis.
+pub const GENESIS_RECORDS: i64 = 4;
+
+/// `line` (one event) signed by fixture key `key_id` of `signer`, at its `occurred_at`.
+pub fn signed(line: &str, key_id: &str, signer: &str, meaning: &str) -> String {
+    let mut event: serde_json::Value = serde_json::from_str(line).unwrap();
+    let at = event["occurred_at"].as_str().unwrap().to_owned();
+    let key = keys::key_from_label(&format!("traceledger-fixture:{key_id}"));
+    let meaning = traceledger::signing::Meaning::parse(meaning).unwrap();
+    traceledger::signing::sign_event(&mut event, &key, key_id, signer, meaning, &at).unwrap();
+    event.to_string()
 }
 
 pub fn non_blank_lines(path: &Path) -> usize {

@@ -118,7 +118,7 @@ fn a_udi_names_its_device_and_an_unknown_id_is_a_clear_error() {
 /// Every lot in a unit's backward trace has that unit in its forward trace.
 #[test]
 fn backward_and_forward_agree_on_a_simulated_plant() {
-    let ledger = Ledger::new();
+    let ledger = Ledger::for_simulation();
     let stream = ledger.file("sim.ndjson");
     let output = traceledger()
         .args(["simulate", "--units", "30", "--seed", "9"])

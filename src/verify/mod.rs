@@ -6,9 +6,12 @@
 //! end, the head the ledger claimed at its last commit must be the head found. Records stream
 //! through one at a time: memory does not grow with the ledger.
 //!
-//! What this cannot see on its own: a ledger rewritten from some point with a fresh, valid
-//! chain, or a tail cut off together with the claimed head. Signed checkpoints kept outside
-//! the ledger close that gap (issue 4).
+//! What the chain cannot see on its own: a ledger rewritten from some point with a fresh,
+//! valid chain, or a tail cut off together with the claimed head. `trust` closes that gap
+//! with the ledger key: the genesis, signed checkpoints (kept in the ledger or held by the
+//! auditor) checked against the records, and every electronic signature.
+
+pub mod trust;
 
 use crate::chain::{GENESIS_PREV, RecordHash, record_hash};
 use crate::event::entity_refs;
@@ -63,6 +66,8 @@ pub enum Finding {
         claimed_hash: String,
         found: Option<Head>,
     },
+    /// A check of signatures, checkpoints or the genesis failed.
+    Trust(trust::TrustFinding),
 }
 
 impl Finding {
@@ -76,6 +81,7 @@ impl Finding {
             Finding::Unreadable { seq, .. } => Some(*seq),
             Finding::HeadMismatch { claimed_seq, .. } => claimed_seq.parse().ok(),
             Finding::KeptHeadMismatch { seq, .. } => i64::try_from(*seq).ok(),
+            Finding::Trust(found) => found.seq().and_then(|s| i64::try_from(s).ok()),
         }
     }
 
@@ -95,6 +101,7 @@ impl Finding {
             Finding::Unreadable { .. } => "unreadable_record",
             Finding::HeadMismatch { .. } => "head_mismatch",
             Finding::KeptHeadMismatch { .. } => "kept_head_mismatch",
+            Finding::Trust(found) => found.code(),
         }
     }
 }
@@ -166,6 +173,7 @@ impl fmt::Display for Finding {
                     "head mismatch: the last commit recorded head seq {claimed_seq} hash {claimed_hash}, the log ends at {found} (records were cut off or added outside the ledger)"
                 )
             }
+            Finding::Trust(found) => found.fmt(f),
         }
     }
 }
@@ -179,6 +187,8 @@ pub struct VerifyReport {
     pub finding: Option<Finding>,
     /// With `--derived`: how the stored entity index differs from one rebuilt from the log.
     pub derived: Option<DerivedDiff>,
+    /// What the trust checks covered, when they ran ([`trust::check`]).
+    pub trust: Option<trust::TrustReport>,
 }
 
 impl VerifyReport {
@@ -527,5 +537,6 @@ pub fn verify_in_segments(
         head,
         finding,
         derived,
+        trust: None,
     })
 }
