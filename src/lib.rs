@@ -6,6 +6,7 @@
 //! realistic event generator). The binary's `cli` is a thin edge over these.
 
 pub mod audit_trail;
+pub mod bundle;
 pub mod chain;
 pub mod checkpoint;
 pub mod device_history;

@@ -74,6 +74,10 @@ enum Command {
     },
     /// Print a Merkle inclusion proof of a record, or a consistency proof of two checkpoints
     Prove(trust::ProveArgs),
+    /// Write an auditor bundle: a unit's DHR records with proofs and a signed checkpoint
+    Export(trust::ExportArgs),
+    /// Verify an auditor bundle offline, with only the ledger's public key, and print its DHR
+    VerifyBundle(trust::VerifyBundleArgs),
     /// Record the events of an NDJSON file (or - for stdin), all or nothing
     Ingest {
         /// NDJSON input, one event per line; - reads standard input
@@ -351,6 +355,8 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Sign(args) => trust::sign(args),
         Command::Checkpoint { out, ledger_key } => trust::checkpoint(&ledger, ledger_key, out),
         Command::Prove(args) => trust::prove(&ledger, args),
+        Command::Export(args) => trust::export(&ledger, args),
+        Command::VerifyBundle(args) => trust::verify_bundle(args),
         Command::Ingest {
             input,
             rejects,

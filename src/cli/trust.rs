@@ -424,3 +424,110 @@ pub fn held_checkpoints(paths: &[PathBuf]) -> Result<Vec<CheckpointSource>, CliE
 pub fn trusted_key(path: Option<&Path>) -> Result<Option<VerifyingKey>, CliError> {
     path.map(keys::read_verifying_key).transpose().map_err(CliError::from)
 }
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The unit (serial) or lot whose DHR the bundle proves
+    id: String,
+    /// Where to write the bundle
+    #[arg(long)]
+    bundle: PathBuf,
+    /// The ledger's private key, to issue a checkpoint when none covers the records yet
+    /// [default: LEDGER.key]
+    #[arg(long)]
+    ledger_key: Option<PathBuf>,
+}
+
+/// `export ID --bundle FILE`: proves against the newest kept checkpoint when it covers every
+/// record needed, else issues a new one (which needs the ledger key).
+pub fn export(ledger: &Path, args: ExportArgs) -> Result<(), CliError> {
+    use traceledger::bundle;
+    let mut store = Store::open(ledger)?;
+    let identity = ledger_identity(&store)?;
+    let needed = bundle::needed_seqs(&store, &identity, &args.id).map_err(bundle_error)?;
+    let last_needed = needed.last().copied().unwrap_or(0);
+    let kept = store.checkpoints()?.into_iter().last();
+    let (note, checkpoint) = match kept {
+        Some(kept) if kept.tree_size >= last_needed => {
+            let checkpoint = checkpoint::open(&kept.note, &identity.public_key).map_err(|e| {
+                CliError::Integrity(format!("the kept checkpoint of size {}: {e}", kept.tree_size))
+            })?;
+            (kept.note, checkpoint)
+        }
+        _ => {
+            let key_path = args.ledger_key.unwrap_or_else(|| default_ledger_key(ledger));
+            let key = keys::read_signing_key(&key_path)?;
+            let (checkpoint, note) = genesis::issue_checkpoint(&mut store, &identity.origin, &key)?;
+            (note, checkpoint)
+        }
+    };
+    let made = bundle::export(&store, &identity, &args.id, &note, &checkpoint).map_err(bundle_error)?;
+    let text = serde_json::to_string_pretty(&made).map_err(|e| CliError::Usage(e.to_string()))? + "\n";
+    write_atomically(&args.bundle, text.as_bytes())?;
+    println!(
+        "bundle {}: {} records of {} proven against checkpoint {} (tree size {})",
+        args.bundle.display(),
+        made.records.len(),
+        args.id,
+        checkpoint.origin,
+        checkpoint.tree_size
+    );
+    Ok(())
+}
+
+fn bundle_error(e: traceledger::bundle::BundleError) -> CliError {
+    use traceledger::bundle::BundleError;
+    match e {
+        BundleError::Store(e) => CliError::Store(e),
+        BundleError::History(e) => CliError::DeviceHistory(e),
+        e if e.is_integrity() => CliError::Integrity(format!("integrity failure: {e}")),
+        e => CliError::Usage(e.to_string()),
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyBundleArgs {
+    /// The bundle file
+    file: PathBuf,
+    /// The ledger's public key, as you hold it
+    #[arg(long)]
+    ledger_key: PathBuf,
+    /// Print the proven DHR as JSON
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn verify_bundle(args: VerifyBundleArgs) -> Result<(), CliError> {
+    let key = keys::read_verifying_key(&args.ledger_key)?;
+    let text = std::fs::read_to_string(&args.file).map_err(|source| CliError::Io {
+        what: format!("read {}", args.file.display()),
+        source,
+    })?;
+    let schemas = SchemaSet::load()?;
+    let verified = traceledger::bundle::verify(&text, &key, &schemas).map_err(|e| match e {
+        traceledger::bundle::BundleError::Format(detail) => {
+            CliError::Usage(format!("{}: {detail}", args.file.display()))
+        }
+        other => bundle_error(other),
+    })?;
+    let mut stdout = std::io::stdout().lock();
+    if args.json {
+        let value = serde_json::to_string(&verified.history).map_err(|e| CliError::Usage(e.to_string()))?;
+        writeln!(stdout, "{value}").map_err(stdout_error)?;
+        return Ok(());
+    }
+    writeln!(
+        stdout,
+        "ok: {} records proven into checkpoint {} (tree size {}, root {}), {} signatures valid",
+        verified.records,
+        verified.checkpoint.origin,
+        verified.checkpoint.tree_size,
+        verified.checkpoint.root,
+        verified.signatures
+    )
+    .map_err(stdout_error)?;
+    writeln!(stdout).map_err(stdout_error)?;
+    stdout
+        .write_all(traceledger::device_history::render_text(&verified.history).as_bytes())
+        .map_err(stdout_error)
+}

@@ -141,6 +141,9 @@ pub struct DerivedDiff {
 pub struct Store {
     conn: Connection,
     path: PathBuf,
+    /// When set, the seq of every record a query hands out is noted here: what a projection
+    /// read, so that an auditor bundle can carry exactly that ([`Store::track_reads`]).
+    reads: std::cell::RefCell<Option<std::collections::BTreeSet<u64>>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -201,6 +204,7 @@ impl Store {
             Ok(conn) => Ok(Store {
                 conn,
                 path: path.to_owned(),
+                reads: Default::default(),
             }),
             Err(e) => {
                 // Leave nothing half-made behind: a later `init` must be able to start over.
@@ -218,6 +222,54 @@ impl Store {
             name.push(suffix);
             let _ = std::fs::remove_file(PathBuf::from(name));
         }
+    }
+
+    /// An empty ledger in memory, for records proven elsewhere (an auditor bundle): the same
+    /// tables and queries, no file, no chain rule (the records it gets need not be
+    /// contiguous; their proofs were checked before they were put here).
+    ///
+    /// # Errors
+    /// A database error.
+    pub fn scratch() -> Result<Store, StoreError> {
+        let conn = Connection::open_in_memory()?;
+        conn.execute_batch(SCHEMA_SQL)?;
+        Ok(Store {
+            conn,
+            path: PathBuf::from(":memory:"),
+            reads: Default::default(),
+        })
+    }
+
+    /// Puts a record into a [`Store::scratch`] ledger as it is, with its entity index rows.
+    ///
+    /// # Errors
+    /// A database error (a seq or id given twice, say).
+    pub fn import_record(&mut self, record: &Record, event: &ValidEvent, refs: &[EntityRef]) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "INSERT INTO records (seq, id, type, occurred_at, site, actor, recorded_at, prev, hash, event)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            params![
+                record.seq as i64,
+                event.id,
+                event.event_type,
+                event.occurred_at,
+                event.site,
+                event.actor,
+                record.recorded_at,
+                &record.prev.0[..],
+                &record.hash.0[..],
+                record.event,
+            ],
+        )?;
+        for entity_ref in refs {
+            tx.execute(
+                "INSERT OR IGNORE INTO entity_refs (entity, kind, role, seq) VALUES (?1, ?2, ?3, ?4)",
+                params![entity_ref.id, entity_ref.kind.as_str(), entity_ref.role.code(), record.seq as i64],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
     }
 
     /// Opens an existing ledger, checking that it is one and of this schema version.
@@ -256,7 +308,24 @@ impl Store {
         Ok(Store {
             conn,
             path: path.to_owned(),
+            reads: Default::default(),
         })
+    }
+
+    /// Starts noting the seq of every record that queries hand out (forgetting any noted).
+    pub fn track_reads(&self) {
+        *self.reads.borrow_mut() = Some(Default::default());
+    }
+
+    /// The seqs noted since [`Store::track_reads`]; stops noting.
+    pub fn take_reads(&self) -> std::collections::BTreeSet<u64> {
+        self.reads.borrow_mut().take().unwrap_or_default()
+    }
+
+    fn note_read(&self, seq: u64) {
+        if let Some(reads) = self.reads.borrow_mut().as_mut() {
+            reads.insert(seq);
+        }
     }
 
     /// Sets this connection's page cache (a scan needs little; an ingest more).
@@ -361,11 +430,14 @@ impl Store {
     ///
     /// # Errors
     /// A database error, or `Unreadable` for a damaged row.
-    pub fn for_each_logged<F>(&self, filter: &LogFilter, visit: F) -> Result<(), StoreError>
+    pub fn for_each_logged<F>(&self, filter: &LogFilter, mut visit: F) -> Result<(), StoreError>
     where
         F: FnMut(&Record, &str) -> ControlFlow<()>,
     {
-        logged(&self.conn, filter, visit)
+        logged(&self.conn, filter, |record, event_type| {
+            self.note_read(record.seq);
+            visit(record, event_type)
+        })
     }
 
     /// The stored hash of record `seq`, if there is one of 32 bytes.
@@ -423,7 +495,9 @@ impl Store {
         let mut rows = statement.query(params![event_type, entity, kind.as_str(), role.code()])?;
         let mut out = Vec::new();
         while let Some(row) = rows.next()? {
-            out.push(record_from_view(&record_view(row)?)?);
+            let record = record_from_view(&record_view(row)?)?;
+            self.note_read(record.seq);
+            out.push(record);
         }
         Ok(out)
     }
