@@ -85,7 +85,7 @@ pub struct Requirement {
 
 impl Requirement {
     pub fn describe(&self) -> String {
-        let meaning = self.meaning.map_or("a", Meaning::as_str);
+        let meaning = self.meaning.map_or("any".to_owned(), |m| format!("a {m}"));
         let roles: Vec<&str> = self.roles.iter().map(|r| r.as_str()).collect();
         let by = if roles.is_empty() {
             String::new()

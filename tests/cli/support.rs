@@ -159,3 +159,45 @@ pub fn non_blank_lines(path: &Path) -> usize {
 pub fn stdout_of(mut command: Command) -> String {
     String::from_utf8(command.output().unwrap().stdout).unwrap()
 }
+
+/// Recomputes every hash and link from record `from` on, and the claimed head, as an
+/// insider who edited the file would, so that the chain is internally valid again.
+pub fn rechain(connection: &rusqlite::Connection, from: i64) {
+    use traceledger::chain::{RecordHash, record_hash};
+    connection
+        .execute_batch("DROP TRIGGER IF EXISTS records_refuse_update")
+        .unwrap();
+    let mut prev: Vec<u8> = if from <= 1 {
+        vec![0u8; 32]
+    } else {
+        connection
+            .query_row("SELECT hash FROM records WHERE seq = ?1", [from - 1], |r| r.get(0))
+            .unwrap()
+    };
+    let rows: Vec<(i64, String, String)> = connection
+        .prepare("SELECT seq, recorded_at, event FROM records WHERE seq >= ?1 ORDER BY seq")
+        .unwrap()
+        .query_map([from], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let mut head = from - 1;
+    for (seq, recorded_at, event) in rows {
+        let hash = record_hash(seq as u64, &recorded_at, &RecordHash::from_slice(&prev).unwrap(), &event);
+        connection
+            .execute(
+                "UPDATE records SET prev = ?1, hash = ?2 WHERE seq = ?3",
+                rusqlite::params![&prev, &hash.0[..], seq],
+            )
+            .unwrap();
+        prev = hash.0.to_vec();
+        head = seq;
+    }
+    connection
+        .execute_batch(&format!(
+            "UPDATE meta SET value = '{head}' WHERE key = 'head_seq';
+             UPDATE meta SET value = '{}' WHERE key = 'head_hash';",
+            RecordHash::from_slice(&prev).unwrap().to_hex()
+        ))
+        .unwrap();
+}

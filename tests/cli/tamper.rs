@@ -329,39 +329,7 @@ fn rewrite_from(ledger: &Ledger, from: i64) {
             [from],
         )
         .unwrap();
-    let mut prev: Vec<u8> = connection
-        .query_row("SELECT hash FROM records WHERE seq = ?1", [from - 1], |r| {
-            r.get(0)
-        })
-        .unwrap();
-    let rows: Vec<(i64, String, String)> = connection
-        .prepare("SELECT seq, recorded_at, event FROM records WHERE seq >= ?1 ORDER BY seq")
-        .unwrap()
-        .query_map([from], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
-    for (seq, recorded_at, event) in rows {
-        let hash = record_hash(
-            seq as u64,
-            &recorded_at,
-            &RecordHash::from_slice(&prev).unwrap(),
-            &event,
-        );
-        connection
-            .execute(
-                "UPDATE records SET prev = ?1, hash = ?2 WHERE seq = ?3",
-                params![&prev, &hash.0[..], seq],
-            )
-            .unwrap();
-        prev = hash.0.to_vec();
-    }
-    connection
-        .execute(
-            "UPDATE meta SET value = ?1 WHERE key = 'head_hash'",
-            [RecordHash::from_slice(&prev).unwrap().to_hex()],
-        )
-        .unwrap();
+    rechain(&connection, from);
 }
 
 #[test]
