@@ -62,6 +62,8 @@ pub struct DeviceHistory {
     pub product: Option<String>,
     pub product_name: Option<String>,
     pub udi_di: Option<String>,
+    /// The site where it was started.
+    pub site: Option<String>,
     pub udi: Option<String>,
     pub work_order: Option<String>,
     pub routing: Option<String>,
@@ -79,6 +81,35 @@ pub struct DeviceHistory {
     /// on there (ISO 13485 7.5.9.2), and the last reading before.
     pub environment: Vec<Line>,
     pub exceptions: Vec<Exception>,
+    /// Signatures applied to this DHR as a whole (`signature.applied` with a `dhr` subject),
+    /// each checked against the DHR as it stands. Not part of the digest that is signed.
+    pub approvals: Vec<Approval>,
+}
+
+/// A signature on the DHR (21 CFR 820.184 review and approval), with what it still covers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Approval {
+    pub seq: u64,
+    /// Printed name and person id of each signer, with meaning and time.
+    pub signed_by: Vec<String>,
+    pub meaning: String,
+    /// The digest that was signed ([`digest`] of the DHR the signer was shown).
+    pub digest: String,
+    /// Records about this unit that came after the approval (the DHR changed since).
+    pub changed_after: Vec<u64>,
+    /// `matches`: the DHR as it stands is the one signed; `changed`: records came after;
+    /// `differs`: nothing came after, yet the digest is of other content.
+    pub status: String,
+}
+
+/// The digest a reviewer signs: BLAKE3 of the RFC 8785 canonical JSON of the DHR as
+/// `dhr --json` prints it, without its approvals (hex).
+pub fn digest(history: &DeviceHistory) -> String {
+    let mut unsigned = history.clone();
+    unsigned.approvals.clear();
+    let value = serde_json::to_value(&unsigned).unwrap_or(Value::Null);
+    let text = crate::event::canonical_json(&value).unwrap_or_default();
+    blake3::hash(text.as_bytes()).to_hex().to_string()
 }
 
 impl DeviceHistory {
@@ -113,6 +144,7 @@ struct Rec {
     actor: Option<String>,
     site: String,
     data: Value,
+    signatures: Value,
 }
 
 impl Rec {
@@ -128,6 +160,7 @@ impl Rec {
             actor: text("actor"),
             site: text("site").unwrap_or_default(),
             data: event["data"].take(),
+            signatures: event["signatures"].take(),
         })
     }
 }
@@ -252,6 +285,7 @@ pub fn device_history(store: &Store, unit: &str) -> Result<DeviceHistory, Device
         product: product.clone(),
         product_name: None,
         udi_di: None,
+        site: Some(started.site.clone()),
         udi: text(&started.data, "udi").map(str::to_owned),
         work_order: work_order.clone(),
         routing: None,
@@ -283,6 +317,7 @@ pub fn device_history(store: &Store, unit: &str) -> Result<DeviceHistory, Device
         corrections: Vec::new(),
         environment: Vec::new(),
         exceptions: Vec::new(),
+        approvals: Vec::new(),
     };
     let mut implantable = false;
     if let Some(product) = &product
@@ -715,7 +750,86 @@ pub fn device_history(store: &Store, unit: &str) -> Result<DeviceHistory, Device
     history
         .exceptions
         .sort_by_key(|e| (e.seq.unwrap_or(u64::MAX), e.rule.clone()));
+    history.approvals = approvals(&mut context, &records, &history, unit)?;
     Ok(history)
+}
+
+/// The DHR approvals among `records`, each judged against `history` as it stands.
+fn approvals(
+    context: &mut Context<'_>,
+    records: &[Rec],
+    history: &DeviceHistory,
+    unit: &str,
+) -> Result<Vec<Approval>, StoreError> {
+    let current = digest(history);
+    let mut cited: Vec<u64> = history
+        .sections()
+        .iter()
+        .flat_map(|(_, lines)| lines.iter().map(|l| l.seq))
+        .chain(history.exceptions.iter().filter_map(|e| e.seq))
+        .collect();
+    cited.sort_unstable();
+    cited.dedup();
+    let mut out = Vec::new();
+    for r in records.iter().filter(|r| r.event_type == "signature.applied") {
+        let subject = &r.data["subject"];
+        if subject.get("projection").and_then(Value::as_str) != Some("dhr")
+            || subject.get("entity").and_then(Value::as_str) != Some(unit)
+        {
+            continue;
+        }
+        let signed = text(subject, "digest").unwrap_or_default().to_owned();
+        let mut signed_by = Vec::new();
+        for entry in r.signatures.as_array().into_iter().flatten() {
+            let name = context.person(entry.get("signer").and_then(Value::as_str))?;
+            signed_by.push(format!(
+                "{name}, {} at {}",
+                entry.get("meaning").and_then(Value::as_str).unwrap_or("?"),
+                entry.get("signed_at").and_then(Value::as_str).unwrap_or("?")
+            ));
+        }
+        let changed_after: Vec<u64> = cited.iter().copied().filter(|s| *s > r.seq).collect();
+        let status = if !changed_after.is_empty() {
+            "changed"
+        } else if signed == current {
+            "matches"
+        } else {
+            "differs"
+        };
+        out.push(Approval {
+            seq: r.seq,
+            signed_by,
+            meaning: text(&r.data, "meaning").unwrap_or_default().to_owned(),
+            digest: signed,
+            changed_after,
+            status: status.to_owned(),
+        });
+    }
+    Ok(out)
+}
+
+impl Approval {
+    /// One sentence for people.
+    pub fn describe(&self) -> String {
+        let by = if self.signed_by.is_empty() {
+            "nobody".to_owned()
+        } else {
+            self.signed_by.join("; ")
+        };
+        let state = match self.status.as_str() {
+            "matches" => "the DHR as it stands is the one signed".to_owned(),
+            "changed" => format!(
+                "changed after approval: seq {}",
+                self.changed_after
+                    .iter()
+                    .map(u64::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            _ => "the signed digest is not this DHR's (another content was signed)".to_owned(),
+        };
+        format!("{} ({by}): {state}", self.meaning)
+    }
 }
 
 /// The environment records of `area` from the last one before `window` to its end, each
@@ -917,6 +1031,14 @@ pub fn render_text(history: &DeviceHistory) -> String {
             exception.rule, exception.text
         ));
     }
+    out.push_str(&format!("\nApprovals ({})\n", history.approvals.len()));
+    if history.approvals.is_empty() {
+        out.push_str("  none\n");
+    }
+    for approval in &history.approvals {
+        out.push_str(&format!("  [seq {:>7}] {}\n", approval.seq, approval.describe()));
+    }
+    out.push_str(&format!("\ndigest {}\n", digest(history)));
     out
 }
 
@@ -1013,6 +1135,21 @@ th{background:#eee}td.seq{font-family:monospace;white-space:nowrap;width:6em}td.
         }
         out.push_str("</table>\n");
     }
+    out.push_str(&format!("<h2>Approvals ({})</h2>\n", history.approvals.len()));
+    if history.approvals.is_empty() {
+        out.push_str("<p class=\"none\">none</p>\n");
+    } else {
+        out.push_str("<table><tr><th>seq</th><th>approval</th></tr>\n");
+        for approval in &history.approvals {
+            out.push_str(&format!(
+                "<tr><td class=\"seq\">{}</td><td>{}</td></tr>\n",
+                approval.seq,
+                e(&approval.describe())
+            ));
+        }
+        out.push_str("</table>\n");
+    }
+    out.push_str(&format!("<p>DHR digest <code>{}</code></p>\n", digest(history)));
     out.push_str(
         "<h2>Review</h2>\n<table class=\"signoff\"><tr><th>Reviewed by (printed name)</th><td></td></tr>\n\
          <tr><th>Signature</th><td></td></tr><tr><th>Date</th><td></td></tr>\n\

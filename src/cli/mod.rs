@@ -74,6 +74,8 @@ enum Command {
     },
     /// Print a Merkle inclusion proof of a record, or a consistency proof of two checkpoints
     Prove(trust::ProveArgs),
+    /// Sign the DHR of a unit or lot as it stands: prints the signed approval for `ingest`
+    Approve(trust::ApproveArgs),
     /// Write an auditor bundle: a unit's DHR records with proofs and a signed checkpoint
     Export(trust::ExportArgs),
     /// Verify an auditor bundle offline, with only the ledger's public key, and print its DHR
@@ -356,6 +358,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Checkpoint { out, ledger_key } => trust::checkpoint(&ledger, ledger_key, out),
         Command::Prove(args) => trust::prove(&ledger, args),
         Command::Export(args) => trust::export(&ledger, args),
+        Command::Approve(args) => trust::approve(&ledger, args),
         Command::VerifyBundle(args) => trust::verify_bundle(args),
         Command::Ingest {
             input,

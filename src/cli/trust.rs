@@ -531,3 +531,53 @@ pub fn verify_bundle(args: VerifyBundleArgs) -> Result<(), CliError> {
         .write_all(traceledger::device_history::render_text(&verified.history).as_bytes())
         .map_err(stdout_error)
 }
+
+#[derive(Debug, Args)]
+pub struct ApproveArgs {
+    /// The unit (serial) or lot whose DHR is approved, as it stands now
+    id: String,
+    /// The reviewer's private key file
+    #[arg(long)]
+    key: PathBuf,
+    /// The id the key is registered under [default: its fingerprint]
+    #[arg(long)]
+    key_id: Option<String>,
+    /// Person id of the reviewer
+    #[arg(long)]
+    signer: String,
+    /// What the signature means
+    #[arg(long, value_parser = parse_meaning, default_value = "approved")]
+    meaning: Meaning,
+    /// Time of signing (RFC 3339) [default: now]
+    #[arg(long)]
+    at: Option<String>,
+}
+
+/// `approve ID`: the signed `signature.applied` of the DHR as it stands, as one NDJSON line
+/// for `ingest` (the reviewer signs what they were shown: its digest).
+pub fn approve(ledger: &Path, args: ApproveArgs) -> Result<(), CliError> {
+    let store = Store::open(ledger)?;
+    let history = traceledger::device_history::device_history(&store, &args.id)?;
+    let digest = traceledger::device_history::digest(&history);
+    let key = keys::read_signing_key(&args.key)?;
+    let key_id = args.key_id.unwrap_or_else(|| keys::key_id(&key.verifying_key()));
+    let at = args.at.unwrap_or_else(now);
+    let safe: String = args
+        .id
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || "._:-".contains(c) { c } else { '-' })
+        .collect();
+    let mut event = json!({
+        "id": format!("dhr-approval:{safe}:{}:{}", &digest[..16], args.signer),
+        "type": "signature.applied",
+        "occurred_at": at,
+        "site": history.site.clone().unwrap_or_default(),
+        "source": format!("cli:{}", args.signer),
+        "actor": args.signer,
+        "data": {"subject": {"projection": "dhr", "entity": args.id, "digest": digest}, "meaning": args.meaning.as_str()},
+    });
+    sign_event(&mut event, &key, &key_id, &args.signer, args.meaning, &at)
+        .map_err(|e| CliError::Usage(e.to_string()))?;
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "{event}").map_err(stdout_error)
+}

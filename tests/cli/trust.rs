@@ -531,3 +531,32 @@ fn a_bundle_proves_the_same_dhr_offline_and_an_edited_bundle_fails() {
         .unwrap();
     assert_eq!(output.status.code(), Some(EXIT_INTEGRITY));
 }
+
+#[test]
+fn an_approved_dhr_says_whether_it_changed_after_approval() {
+    let ledger = Ledger::with_plant();
+    let key = fixture_key(ledger.dir.path(), "k-1201");
+    let approval = stdout_of(ledger.run(&[
+        "approve", "IP3K-260002", "--key", key.to_str().unwrap(), "--key-id", "k-1201",
+        "--signer", "p-1201", "--at", "2026-11-30T09:00:00Z",
+    ]));
+    let input = ledger.file("approval.ndjson");
+    std::fs::write(&input, &approval).unwrap();
+    ledger.run(&["ingest", "--quiet", input.to_str().unwrap()]).assert().success();
+    let approved_at = ledger.count();
+    let dhr = stdout_of(ledger.run(&["dhr", "IP3K-260002"]));
+    assert!(
+        dhr.contains(&format!("[seq {approved_at:>7}] approved (Siobhán O'Brien (p-1201), approved at 2026-11-30T09:00:00Z): the DHR as it stands is the one signed")),
+        "{dhr}"
+    );
+    // A record about the unit after the approval.
+    let later = r#"{"id":"t-after-1","type":"nonconformance.opened","occurred_at":"2026-12-01T08:00:00Z","site":"GAL","source":"cli:p-1201","actor":"p-1201","data":{"ncr":"NCR-T-77","unit":"IP3K-260002","description":"cosmetic scratch found at audit"}}"#;
+    std::fs::write(&input, format!("{later}\n")).unwrap();
+    ledger.run(&["ingest", "--quiet", input.to_str().unwrap()]).assert().success();
+    let dhr: serde_json::Value = serde_json::from_str(&stdout_of(ledger.run(&["dhr", "IP3K-260002", "--json"]))).unwrap();
+    let approval = dhr["approvals"].as_array().unwrap().iter().find(|a| a["seq"] == approved_at).unwrap().clone();
+    assert_eq!(approval["status"], "changed");
+    assert_eq!(approval["changed_after"], serde_json::json!([approved_at + 1]));
+    let text = stdout_of(ledger.run(&["dhr", "IP3K-260002"]));
+    assert!(text.contains(&format!("changed after approval: seq {}", approved_at + 1)), "{text}");
+}
