@@ -10,7 +10,7 @@
 //! — <key name> <base64(4-byte key id || 64-byte Ed25519 signature of the three lines)>\n
 //! ```
 //!
-//! The key name is the origin; the key id is SHA-256(name || 0x0A || 0x01 || public key)[:4].
+//! The key name is the origin; the key id is SHA-256(name || 0x0A || 0x01 || public key)\[:4\].
 
 use crate::merkle::NodeHash;
 use base64::Engine as _;

@@ -6,7 +6,7 @@
 //! record; what remains is whether this chain is the one the ledger key vouched for, and
 //! whether each signature is what Part 11 requires. One pass over the records computes the
 //! tree heads (without trusting the stored subtree hashes) and judges signatures; the
-//! Ed25519 arithmetic runs on worker threads, in batches (see [`verify_signatures`]).
+//! Ed25519 arithmetic runs on worker threads, in batches (see `verify_signatures`).
 
 use crate::checkpoint::{self, Checkpoint};
 use crate::genesis::{GENESIS_SOURCE, Identity};
