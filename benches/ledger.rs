@@ -160,7 +160,7 @@ fn benches(c: &mut Criterion) {
     let schemas = SchemaSet::load().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let built = dir.path().join("built.db");
-    Store::create(&built).unwrap();
+    create_ledger(&built, &schemas);
     assert_eq!(ingest_into(&built, &bytes, &schemas), events);
 
     let mut group = c.benchmark_group("ledger");
@@ -172,7 +172,7 @@ fn benches(c: &mut Criterion) {
         b.iter_batched(
             || {
                 let path = dir.path().join(format!("ingest-{}.db", fastrand_suffix()));
-                Store::create(&path).unwrap();
+                create_ledger(&path, &schemas);
                 path
             },
             |path| {
@@ -202,7 +202,57 @@ fn benches(c: &mut Criterion) {
             assert!(report.finding.is_none());
         });
     });
+    group.bench_function(
+        format!("verify_with_signatures_and_checkpoints/{events}"),
+        |b| {
+            let mut store = Store::open(&built).unwrap();
+            b.iter(|| {
+                let report = verify(&mut store, false).unwrap();
+                let trust =
+                    traceledger::verify::trust::check(&store, report.records, None, &[]).unwrap();
+                assert!(report.finding.is_none() && trust.finding.is_none());
+            });
+        },
+    );
     group.finish();
+
+    // A checkpoint after 10,000 more records: the subtree hashes over them are dropped
+    // before each run, as if they had just been appended.
+    let mut trust = c.benchmark_group("trust");
+    trust.sample_size(10);
+    let key = traceledger::signing::keys::read_signing_key(&ledger_key_of(&built)).unwrap();
+    let mut store = Store::open(&built).unwrap();
+    let identity = traceledger::genesis::identity(&store).unwrap().unwrap();
+    traceledger::genesis::issue_checkpoint(&mut store, &identity.origin, &key).unwrap();
+    let size = store.head().unwrap().unwrap().seq;
+    trust.bench_function(format!("checkpoint_after_10000_more/{events}"), |b| {
+        b.iter_batched(
+            || {
+                rusqlite::Connection::open(&built)
+                    .unwrap()
+                    .execute(
+                        "DELETE FROM tree_nodes WHERE ((idx + 1) << level) > ?1",
+                        [size.saturating_sub(10_000) as i64],
+                    )
+                    .unwrap();
+            },
+            |()| {
+                traceledger::genesis::issue_checkpoint(&mut store, &identity.origin, &key).unwrap()
+            },
+            BatchSize::PerIteration,
+        );
+    });
+    let mut leaf = 0u64;
+    trust.bench_function(format!("inclusion_proof/{events}"), |b| {
+        b.iter(|| {
+            leaf = (leaf + 7_919) % size;
+            traceledger::log_tree::inclusion_proof(&store, leaf + 1, size)
+                .unwrap()
+                .unwrap()
+        })
+    });
+    trust.finish();
+    drop(store);
 
     // Queries on the built ledger: one device's record, its genealogy both ways, a UDI.
     let store = Store::open(&built).unwrap();
@@ -226,6 +276,22 @@ fn benches(c: &mut Criterion) {
         })
     });
     queries.finish();
+}
+
+/// A ledger with the simulated plant's genesis and its key beside it.
+fn create_ledger(path: &std::path::Path, schemas: &SchemaSet) {
+    traceledger::genesis::init(
+        path,
+        &ledger_key_of(path),
+        None,
+        &traceledger::simulate::genesis_spec(),
+        schemas,
+    )
+    .unwrap();
+}
+
+fn ledger_key_of(path: &std::path::Path) -> std::path::PathBuf {
+    path.with_extension("key")
 }
 
 /// The first record of `event_type`'s `data.field`, read straight from the file.

@@ -68,7 +68,9 @@ pub enum BundleError {
     Signature { seq: u64, fault: SignatureFault },
     #[error("the bundle does not carry the genesis (records 1 to {0} of source {GENESIS_SOURCE})")]
     Genesis(u64),
-    #[error("seq {seq} is beyond the checkpoint (tree size {tree_size}): issue a new checkpoint first")]
+    #[error(
+        "seq {seq} is beyond the checkpoint (tree size {tree_size}): issue a new checkpoint first"
+    )]
     NotCovered { seq: u64, tree_size: u64 },
     #[error(transparent)]
     History(#[from] DeviceHistoryError),
@@ -94,7 +96,11 @@ impl BundleError {
 ///
 /// # Errors
 /// `History` if there is no such unit or lot; a database error.
-pub fn needed_seqs(store: &Store, identity: &Identity, subject: &str) -> Result<BTreeSet<u64>, BundleError> {
+pub fn needed_seqs(
+    store: &Store,
+    identity: &Identity,
+    subject: &str,
+) -> Result<BTreeSet<u64>, BundleError> {
     store.track_reads();
     let history = device_history(store, subject);
     let mut seqs = store.take_reads();
@@ -115,7 +121,10 @@ pub fn needed_seqs(store: &Store, identity: &Identity, subject: &str) -> Result<
             && let Ok(event) = serde_json::from_str::<Value>(&record.event)
             && let Some(list) = event.get("signatures").and_then(Value::as_array)
         {
-            signers.extend(list.iter().filter_map(|s| s.get("signer").and_then(Value::as_str).map(str::to_owned)));
+            signers.extend(
+                list.iter()
+                    .filter_map(|s| s.get("signer").and_then(Value::as_str).map(str::to_owned)),
+            );
         }
         ControlFlow::Continue(())
     })?;
@@ -170,7 +179,8 @@ pub fn export(
             seq,
             detail: "missing from the ledger".to_owned(),
         })?;
-        let proof = log_tree::inclusion_proof(store, seq, checkpoint.tree_size)?.unwrap_or_default();
+        let proof =
+            log_tree::inclusion_proof(store, seq, checkpoint.tree_size)?.unwrap_or_default();
         records.push(BundleRecord {
             seq,
             recorded_at: record.recorded_at,
@@ -209,12 +219,21 @@ fn record_error(seq: u64, detail: impl Into<String>) -> BundleError {
 /// # Errors
 /// `Format`; `Checkpoint` (bad signature); `Record` (a record that does not hash or prove);
 /// `Signature`; `Genesis`; or `History` if the records do not make a DHR of the subject.
-pub fn verify(text: &str, ledger_key: &VerifyingKey, schemas: &SchemaSet) -> Result<Verified, BundleError> {
-    let bundle: Bundle = serde_json::from_str(text).map_err(|e| BundleError::Format(e.to_string()))?;
+pub fn verify(
+    text: &str,
+    ledger_key: &VerifyingKey,
+    schemas: &SchemaSet,
+) -> Result<Verified, BundleError> {
+    let bundle: Bundle =
+        serde_json::from_str(text).map_err(|e| BundleError::Format(e.to_string()))?;
     if bundle.format != BUNDLE_FORMAT {
-        return Err(BundleError::Format(format!("format is {:?}", bundle.format)));
+        return Err(BundleError::Format(format!(
+            "format is {:?}",
+            bundle.format
+        )));
     }
-    let checkpoint = checkpoint::open(&bundle.checkpoint, ledger_key).map_err(BundleError::Checkpoint)?;
+    let checkpoint =
+        checkpoint::open(&bundle.checkpoint, ledger_key).map_err(BundleError::Checkpoint)?;
     let mut store = Store::scratch()?;
     let mut authority = Authority::default();
     let mut previous = 0u64;
@@ -223,14 +242,20 @@ pub fn verify(text: &str, ledger_key: &VerifyingKey, schemas: &SchemaSet) -> Res
     for item in &bundle.records {
         let seq = item.seq;
         if seq <= previous {
-            return Err(record_error(seq, "records are not in strictly increasing seq order"));
+            return Err(record_error(
+                seq,
+                "records are not in strictly increasing seq order",
+            ));
         }
-        let prev = RecordHash::from_hex(&item.prev).ok_or_else(|| record_error(seq, "prev is not 64 hex digits"))?;
+        let prev = RecordHash::from_hex(&item.prev)
+            .ok_or_else(|| record_error(seq, "prev is not 64 hex digits"))?;
         let computed = record_hash(seq, &item.recorded_at, &prev, &item.event);
         if computed.to_hex() != item.hash.to_ascii_lowercase() {
             return Err(record_error(
                 seq,
-                format!("the record hashes to {computed}, not to the hash it claims (it was altered)"),
+                format!(
+                    "the record hashes to {computed}, not to the hash it claims (it was altered)"
+                ),
             ));
         }
         let proof = item
@@ -247,8 +272,13 @@ pub fn verify(text: &str, ledger_key: &VerifyingKey, schemas: &SchemaSet) -> Res
             &checkpoint.root,
         )
         .map_err(|e| record_error(seq, format!("not in the checkpoint's tree: {e}")))?;
-        let value: Value = serde_json::from_str(&item.event).map_err(|e| record_error(seq, e.to_string()))?;
-        let event_type = value.get("type").and_then(Value::as_str).unwrap_or_default().to_owned();
+        let value: Value =
+            serde_json::from_str(&item.event).map_err(|e| record_error(seq, e.to_string()))?;
+        let event_type = value
+            .get("type")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
         let is_genesis = value.get("source").and_then(Value::as_str) == Some(GENESIS_SOURCE);
         if is_genesis {
             if seq != genesis_size + 1 {
@@ -263,11 +293,18 @@ pub fn verify(text: &str, ledger_key: &VerifyingKey, schemas: &SchemaSet) -> Res
             let signed = signed_event(&value).map_err(|e| record_error(seq, e.to_string()))?;
             signatures += signed.entries.len();
             authority
-                .check(seq, &signed, requirement(&event_type, data).as_ref(), &event_type, true)
+                .check(
+                    seq,
+                    &signed,
+                    requirement(&event_type, data).as_ref(),
+                    &event_type,
+                    true,
+                )
                 .map_err(|fault| BundleError::Signature { seq, fault })?;
         }
         authority.observe(seq, &event_type, &item.event);
-        let event = ValidEvent::from_value(value, schemas).map_err(|r| record_error(seq, r.to_string()))?;
+        let event =
+            ValidEvent::from_value(value, schemas).map_err(|r| record_error(seq, r.to_string()))?;
         let record = Record {
             seq,
             recorded_at: item.recorded_at.clone(),

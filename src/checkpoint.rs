@@ -30,7 +30,9 @@ pub enum CheckpointError {
     BadBody(String),
     #[error("the note carries no signature by key {name} (key id {key_id:08x})")]
     NoSignatureByKey { name: String, key_id: u32 },
-    #[error("the signature by {name} does not verify: the note was altered or signed by another key")]
+    #[error(
+        "the signature by {name} does not verify: the note was altered or signed by another key"
+    )]
     BadSignature { name: String },
 }
 
@@ -56,13 +58,18 @@ impl Checkpoint {
     fn parse_body(text: &str) -> Result<Checkpoint, CheckpointError> {
         let bad = |why: &str| CheckpointError::BadBody(why.to_owned());
         let mut lines = text.split('\n');
-        let origin = lines.next().filter(|l| !l.is_empty()).ok_or_else(|| bad("no origin line"))?;
+        let origin = lines
+            .next()
+            .filter(|l| !l.is_empty())
+            .ok_or_else(|| bad("no origin line"))?;
         let size_text = lines.next().ok_or_else(|| bad("no tree size line"))?;
         if size_text.is_empty()
             || !size_text.bytes().all(|b| b.is_ascii_digit())
             || (size_text.len() > 1 && size_text.starts_with('0'))
         {
-            return Err(bad(&format!("tree size {size_text:?} is not a decimal number")));
+            return Err(bad(&format!(
+                "tree size {size_text:?} is not a decimal number"
+            )));
         }
         let tree_size = size_text
             .parse()
@@ -72,7 +79,11 @@ impl Checkpoint {
             .decode(root_text)
             .ok()
             .and_then(|bytes| NodeHash::from_slice(&bytes))
-            .ok_or_else(|| bad(&format!("root hash {root_text:?} is not 32 bytes of base64")))?;
+            .ok_or_else(|| {
+                bad(&format!(
+                    "root hash {root_text:?} is not 32 bytes of base64"
+                ))
+            })?;
         Ok(Checkpoint {
             origin: origin.to_owned(),
             tree_size,
@@ -103,7 +114,9 @@ pub fn verifier_key(name: &str, key: &VerifyingKey) -> String {
 pub fn sign(checkpoint: &Checkpoint, key: &SigningKey) -> String {
     let body = checkpoint.body();
     let signature = key.sign(body.as_bytes());
-    let mut blob = key_id(&checkpoint.origin, &key.verifying_key()).to_be_bytes().to_vec();
+    let mut blob = key_id(&checkpoint.origin, &key.verifying_key())
+        .to_be_bytes()
+        .to_vec();
     blob.extend_from_slice(&signature.to_bytes());
     format!(
         "{body}\n{EM_DASH_SPACE}{} {}\n",
@@ -124,17 +137,21 @@ pub fn open(note: &str, key: &VerifyingKey) -> Result<Checkpoint, CheckpointErro
     let wanted = key_id(name, key);
     let signatures = &note[body.len() + 1..];
     for line in signatures.split_terminator('\n') {
-        let rest = line
-            .strip_prefix(EM_DASH_SPACE)
-            .ok_or_else(|| CheckpointError::Malformed(format!("signature line {line:?} does not start with an em dash and a space")))?;
-        let (signer, blob) = rest
-            .split_once(' ')
-            .ok_or_else(|| CheckpointError::Malformed(format!("signature line {line:?} has no key name")))?;
-        let bytes = BASE64
-            .decode(blob)
-            .map_err(|_| CheckpointError::Malformed(format!("signature of {signer} is not base64")))?;
+        let rest = line.strip_prefix(EM_DASH_SPACE).ok_or_else(|| {
+            CheckpointError::Malformed(format!(
+                "signature line {line:?} does not start with an em dash and a space"
+            ))
+        })?;
+        let (signer, blob) = rest.split_once(' ').ok_or_else(|| {
+            CheckpointError::Malformed(format!("signature line {line:?} has no key name"))
+        })?;
+        let bytes = BASE64.decode(blob).map_err(|_| {
+            CheckpointError::Malformed(format!("signature of {signer} is not base64"))
+        })?;
         if bytes.len() < 4 {
-            return Err(CheckpointError::Malformed(format!("signature of {signer} is too short")));
+            return Err(CheckpointError::Malformed(format!(
+                "signature of {signer} is too short"
+            )));
         }
         let id = u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
         if signer != name || id != wanted {
@@ -161,17 +178,23 @@ pub fn open(note: &str, key: &VerifyingKey) -> Result<Checkpoint, CheckpointErro
 /// A malformed note or body.
 pub fn parse(note: &str) -> Result<(&str, Checkpoint), CheckpointError> {
     if note.len() > NOTE_BYTES_MAX {
-        return Err(CheckpointError::Malformed(format!("larger than {NOTE_BYTES_MAX} bytes")));
+        return Err(CheckpointError::Malformed(format!(
+            "larger than {NOTE_BYTES_MAX} bytes"
+        )));
     }
     if note.chars().any(|c| c.is_control() && c != '\n') {
-        return Err(CheckpointError::Malformed("control characters other than newline".into()));
+        return Err(CheckpointError::Malformed(
+            "control characters other than newline".into(),
+        ));
     }
     let split = note
         .rfind("\n\n")
         .ok_or_else(|| CheckpointError::Malformed("no blank line before the signatures".into()))?;
     let body = &note[..=split];
     if !note.ends_with('\n') {
-        return Err(CheckpointError::Malformed("does not end with a newline".into()));
+        return Err(CheckpointError::Malformed(
+            "does not end with a newline".into(),
+        ));
     }
     Ok((body, Checkpoint::parse_body(body)?))
 }
@@ -191,8 +214,14 @@ mod tests {
         let note = sign(&checkpoint, &key);
         assert_eq!(open(&note, &key.verifying_key()), Ok(checkpoint));
         let altered = note.replace("\n42\n", "\n43\n");
-        assert!(matches!(open(&altered, &key.verifying_key()), Err(CheckpointError::BadSignature { .. })));
+        assert!(matches!(
+            open(&altered, &key.verifying_key()),
+            Err(CheckpointError::BadSignature { .. })
+        ));
         let other = SigningKey::from_bytes(&[8u8; 32]);
-        assert!(matches!(open(&note, &other.verifying_key()), Err(CheckpointError::NoSignatureByKey { .. })));
+        assert!(matches!(
+            open(&note, &other.verifying_key()),
+            Err(CheckpointError::NoSignatureByKey { .. })
+        ));
     }
 }

@@ -771,7 +771,10 @@ fn approvals(
     cited.sort_unstable();
     cited.dedup();
     let mut out = Vec::new();
-    for r in records.iter().filter(|r| r.event_type == "signature.applied") {
+    for r in records
+        .iter()
+        .filter(|r| r.event_type == "signature.applied")
+    {
         let subject = &r.data["subject"];
         if subject.get("projection").and_then(Value::as_str) != Some("dhr")
             || subject.get("entity").and_then(Value::as_str) != Some(unit)
@@ -785,7 +788,10 @@ fn approvals(
             signed_by.push(format!(
                 "{name}, {} at {}",
                 entry.get("meaning").and_then(Value::as_str).unwrap_or("?"),
-                entry.get("signed_at").and_then(Value::as_str).unwrap_or("?")
+                entry
+                    .get("signed_at")
+                    .and_then(Value::as_str)
+                    .unwrap_or("?")
             ));
         }
         let changed_after: Vec<u64> = cited.iter().copied().filter(|s| *s > r.seq).collect();
@@ -1036,7 +1042,11 @@ pub fn render_text(history: &DeviceHistory) -> String {
         out.push_str("  none\n");
     }
     for approval in &history.approvals {
-        out.push_str(&format!("  [seq {:>7}] {}\n", approval.seq, approval.describe()));
+        out.push_str(&format!(
+            "  [seq {:>7}] {}\n",
+            approval.seq,
+            approval.describe()
+        ));
     }
     out.push_str(&format!("\ndigest {}\n", digest(history)));
     out
@@ -1135,7 +1145,10 @@ th{background:#eee}td.seq{font-family:monospace;white-space:nowrap;width:6em}td.
         }
         out.push_str("</table>\n");
     }
-    out.push_str(&format!("<h2>Approvals ({})</h2>\n", history.approvals.len()));
+    out.push_str(&format!(
+        "<h2>Approvals ({})</h2>\n",
+        history.approvals.len()
+    ));
     if history.approvals.is_empty() {
         out.push_str("<p class=\"none\">none</p>\n");
     } else {
@@ -1149,7 +1162,10 @@ th{background:#eee}td.seq{font-family:monospace;white-space:nowrap;width:6em}td.
         }
         out.push_str("</table>\n");
     }
-    out.push_str(&format!("<p>DHR digest <code>{}</code></p>\n", digest(history)));
+    out.push_str(&format!(
+        "<p>DHR digest <code>{}</code></p>\n",
+        digest(history)
+    ));
     out.push_str(
         "<h2>Review</h2>\n<table class=\"signoff\"><tr><th>Reviewed by (printed name)</th><td></td></tr>\n\
          <tr><th>Signature</th><td></td></tr><tr><th>Date</th><td></td></tr>\n\

@@ -70,9 +70,21 @@ impl GenesisSpec {
             value
         };
         vec![
-            event(1, "site.registered", json!({"site": self.site, "name": self.site_name, "timezone": self.timezone})),
-            event(2, "person.registered", json!({"person": self.admin, "name": self.admin_name})),
-            event(3, "role.granted", json!({"person": self.admin, "role": "admin"})),
+            event(
+                1,
+                "site.registered",
+                json!({"site": self.site, "name": self.site_name, "timezone": self.timezone}),
+            ),
+            event(
+                2,
+                "person.registered",
+                json!({"person": self.admin, "name": self.admin_name}),
+            ),
+            event(
+                3,
+                "role.granted",
+                json!({"person": self.admin, "role": "admin"}),
+            ),
             event(
                 4,
                 "key.registered",
@@ -108,7 +120,9 @@ pub struct Identity {
 /// A database error.
 pub fn identity(store: &Store) -> Result<Option<Identity>, StoreError> {
     let origin = store.meta(META_ORIGIN)?;
-    let key = store.meta(META_LEDGER_KEY)?.and_then(|k| keys::parse_public_key_base64(&k));
+    let key = store
+        .meta(META_LEDGER_KEY)?
+        .and_then(|k| keys::parse_public_key_base64(&k));
     let size = store.meta(META_GENESIS_SIZE)?.and_then(|s| s.parse().ok());
     Ok(match (origin, key, size) {
         (Some(origin), Some(public_key), Some(genesis_size)) => Some(Identity {
@@ -122,7 +136,10 @@ pub fn identity(store: &Store) -> Result<Option<Identity>, StoreError> {
 
 /// A valid origin (signed-note key name): non-empty, no Unicode space, no '+'.
 pub fn valid_origin(origin: &str) -> bool {
-    !origin.is_empty() && !origin.chars().any(|c| c.is_whitespace() || c == '+' || c.is_control())
+    !origin.is_empty()
+        && !origin
+            .chars()
+            .any(|c| c.is_whitespace() || c == '+' || c.is_control())
 }
 
 /// Creates a ledger at `path` with a new ledger key at `key_path` (and `key_path.pub`), the
@@ -141,7 +158,11 @@ pub fn init(
     let ledger_key = keys::generate()?;
     let origin = origin.unwrap_or_else(|| {
         let id = keys::key_id(&ledger_key.verifying_key());
-        format!("traceledger/{}/{}", spec.site, id.trim_start_matches("ed25519:"))
+        format!(
+            "traceledger/{}/{}",
+            spec.site,
+            id.trim_start_matches("ed25519:")
+        )
     });
     if !valid_origin(&origin) {
         return Err(GenesisError::BadOrigin(origin));
@@ -194,7 +215,10 @@ fn write_genesis(
         size = appender.append(event, &entity_refs(&event.value))?.seq;
     }
     appender.set_meta(META_ORIGIN, origin)?;
-    appender.set_meta(META_LEDGER_KEY, &keys::public_key_base64(&ledger_key.verifying_key()))?;
+    appender.set_meta(
+        META_LEDGER_KEY,
+        &keys::public_key_base64(&ledger_key.verifying_key()),
+    )?;
     appender.set_meta(META_GENESIS_SIZE, &size.to_string())?;
     appender.commit()?;
     let note = issue_checkpoint(store, origin, ledger_key)?.1;
@@ -206,7 +230,11 @@ fn write_genesis(
 ///
 /// # Errors
 /// A database error, or `Unreadable` for a damaged record.
-pub fn issue_checkpoint(store: &mut Store, origin: &str, ledger_key: &SigningKey) -> Result<(Checkpoint, String), StoreError> {
+pub fn issue_checkpoint(
+    store: &mut Store,
+    origin: &str,
+    ledger_key: &SigningKey,
+) -> Result<(Checkpoint, String), StoreError> {
     log_tree::extend(store)?;
     let tree_size = store.head()?.map_or(0, |head| head.seq);
     let root = log_tree::root_at(store, tree_size)?;

@@ -33,7 +33,11 @@ impl<'s> StoreSource<'s> {
 fn hash_from_leaves(store: &Store, level: u32, index: u64) -> Result<NodeHash, StoreError> {
     let first = (index << level) + 1;
     let last = first + (1u64 << level) - 1;
-    let leaves: Vec<NodeHash> = store.record_hashes(first, last)?.iter().map(leaf_of).collect();
+    let leaves: Vec<NodeHash> = store
+        .record_hashes(first, last)?
+        .iter()
+        .map(leaf_of)
+        .collect();
     Ok(merkle::root(&leaves))
 }
 
@@ -107,7 +111,11 @@ pub fn root_at(store: &Store, size: u64) -> Result<NodeHash, StoreError> {
 ///
 /// # Errors
 /// As [`root_at`].
-pub fn inclusion_proof(store: &Store, seq: u64, size: u64) -> Result<Option<Vec<NodeHash>>, StoreError> {
+pub fn inclusion_proof(
+    store: &Store,
+    seq: u64,
+    size: u64,
+) -> Result<Option<Vec<NodeHash>>, StoreError> {
     if seq == 0 {
         return Ok(None);
     }
@@ -118,7 +126,11 @@ pub fn inclusion_proof(store: &Store, seq: u64, size: u64) -> Result<Option<Vec<
 ///
 /// # Errors
 /// As [`root_at`].
-pub fn consistency_proof(store: &Store, old_size: u64, new_size: u64) -> Result<Option<Vec<NodeHash>>, StoreError> {
+pub fn consistency_proof(
+    store: &Store,
+    old_size: u64,
+    new_size: u64,
+) -> Result<Option<Vec<NodeHash>>, StoreError> {
     merkle::consistency_proof_from(&mut StoreSource::new(store), old_size, new_size)
 }
 
@@ -155,7 +167,9 @@ impl RunningRoot {
         let mut nodes = self.stack.iter().rev();
         match nodes.next() {
             None => merkle::empty_root(),
-            Some(&(_, last)) => nodes.fold(last, |right, &(_, left)| merkle::node_hash(&left, &right)),
+            Some(&(_, last)) => {
+                nodes.fold(last, |right, &(_, left)| merkle::node_hash(&left, &right))
+            }
         }
     }
 }

@@ -19,8 +19,8 @@ use crate::signing::keys::{key_from_label, public_key_base64};
 use crate::signing::{Meaning, sign_event};
 use crate::time::{civil_from_days, format_date, format_rfc3339_millis};
 use ed25519_dalek::SigningKey;
-use std::collections::HashMap;
 use serde_json::{Value, json};
+use std::collections::HashMap;
 use std::io::Write;
 
 #[derive(Debug, Clone)]
@@ -159,7 +159,6 @@ impl Rng {
         ((low + (high - low) * unit) * scale).round() / scale
     }
 }
-
 
 /// A GTIN-14 from its first 13 digits: the GS1 mod-10 check digit (weights 3,1 from the right).
 pub fn gtin14(first13: &str) -> String {
@@ -1118,7 +1117,10 @@ pub fn simulate<W: Write>(
         events: 0,
         sites: Vec::new(),
         admin: ADMIN.to_owned(),
-        keys: HashMap::from([(ADMIN.to_owned(), (ADMIN_KEY.to_owned(), simulated_key(ADMIN_KEY)))]),
+        keys: HashMap::from([(
+            ADMIN.to_owned(),
+            (ADMIN_KEY.to_owned(), simulated_key(ADMIN_KEY)),
+        )]),
         products: vec![
             product(
                 "PMOD-100",

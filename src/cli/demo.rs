@@ -45,8 +45,21 @@ pub fn run(dir: &Path, units: u64, seed: u64) -> Result<(), CliError> {
         events_path.display()
     );
 
-    println!("2. creating the ledger {}", ledger_path.display());
-    let mut store = Store::create(&ledger_path)?;
+    println!(
+        "2. creating the ledger {} with its key and the simulated plant's genesis",
+        ledger_path.display()
+    );
+    let key_path = super::trust::default_ledger_key(&ledger_path);
+    let schemas = traceledger::event::SchemaSet::load()?;
+    traceledger::genesis::init(
+        &ledger_path,
+        &key_path,
+        None,
+        &simulate::genesis_spec(),
+        &schemas,
+    )
+    .map_err(|e| CliError::Usage(e.to_string()))?;
+    let mut store = Store::open(&ledger_path)?;
 
     println!("3. ingesting the events");
     let events_name = events_path.to_string_lossy().into_owned();
@@ -54,7 +67,18 @@ pub fn run(dir: &Path, units: u64, seed: u64) -> Result<(), CliError> {
     print!("   ");
     finish_ingest(&events_name, &summary)?;
 
-    println!("4. verifying every hash and link");
+    println!("4. signing a checkpoint with the ledger key");
+    let identity = traceledger::genesis::identity(&store)?
+        .ok_or_else(|| CliError::Integrity("the new ledger has no genesis".to_owned()))?;
+    let key = traceledger::signing::keys::read_signing_key(&key_path)?;
+    let (checkpoint, _) =
+        traceledger::genesis::issue_checkpoint(&mut store, &identity.origin, &key)?;
+    println!(
+        "   {} records, root {}",
+        checkpoint.tree_size, checkpoint.root
+    );
+
+    println!("5. verifying every hash, link, signature and checkpoint");
     let report = verify::verify(&mut store, false)?;
     match (&report.finding, report.head) {
         (None, Some(head)) => println!(
@@ -66,6 +90,14 @@ pub fn run(dir: &Path, units: u64, seed: u64) -> Result<(), CliError> {
         }
         (None, None) => println!("   ok: empty ledger"),
     }
+    let trust = verify::trust::check(&store, report.records, None, &[])?;
+    if let Some(finding) = &trust.finding {
+        return Err(CliError::Integrity(format!("integrity failure: {finding}")));
+    }
+    println!(
+        "   ok: {} checkpoints and {} signatures verified with the ledger key",
+        trust.checkpoints_checked, trust.signatures_checked
+    );
 
     // A reworked device tells more than a clean one: its nonconformance, the disposition,
     // the swapped pump module, the re-test, then release and shipment.
@@ -98,6 +130,8 @@ pub fn run(dir: &Path, units: u64, seed: u64) -> Result<(), CliError> {
   {traceledger} --ledger {ledger} kpi                           # yields, cycle times
   {traceledger} --ledger {ledger} log --type nonconformance.opened --limit 10
   {traceledger} --ledger {ledger} verify --derived
+  {traceledger} --ledger {ledger} export {unit} --bundle {unit}.bundle.json
+  {traceledger} verify-bundle {unit}.bundle.json --ledger-key {ledger}.key.pub
   {traceledger} udi parse '(01)05391234000207(11)260105(21)IP00000001'"
     );
     Ok(())

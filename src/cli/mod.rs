@@ -384,7 +384,8 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
                 report.finding = verify::check_kept_heads(&store, &expect_heads)?;
             }
             if report.finding.is_none() {
-                let checked = verify::trust::check(&store, report.records, trusted.as_ref(), &held)?;
+                let checked =
+                    verify::trust::check(&store, report.records, trusted.as_ref(), &held)?;
                 report.finding = checked.finding.clone().map(verify::Finding::Trust);
                 report.trust = Some(checked);
             }

@@ -144,20 +144,23 @@ pub fn init(ledger: &Path, args: InitArgs) -> Result<(), CliError> {
             timezone: args.timezone,
             admin: args.admin.unwrap_or_default(),
             admin_name: args.admin_name.unwrap_or_default(),
-            admin_key_id: args.admin_key_id.unwrap_or_else(|| keys::key_id(&admin_key)),
+            admin_key_id: args
+                .admin_key_id
+                .unwrap_or_else(|| keys::key_id(&admin_key)),
             admin_key,
             at: args.at.clone().unwrap_or_else(now),
         }
     };
-    let key_path = args.ledger_key.unwrap_or_else(|| default_ledger_key(ledger));
+    let key_path = args
+        .ledger_key
+        .unwrap_or_else(|| default_ledger_key(ledger));
     let schemas = SchemaSet::load()?;
-    let created = genesis::init(ledger, &key_path, args.origin, &spec, &schemas).map_err(
-        |e| match e {
+    let created =
+        genesis::init(ledger, &key_path, args.origin, &spec, &schemas).map_err(|e| match e {
             genesis::GenesisError::Store(e) => CliError::Store(e),
             genesis::GenesisError::Key(e) => CliError::from(e),
             other => CliError::Usage(other.to_string()),
-        },
-    )?;
+        })?;
     println!("created ledger {}", ledger.display());
     println!(
         "ledger key {} (keep it private; mode 0600), public key {}",
@@ -202,10 +205,14 @@ fn print_key(key: &VerifyingKey) {
 /// line leaves no half-signed output behind.
 pub fn sign(args: SignArgs) -> Result<(), CliError> {
     let key = keys::read_signing_key(&args.key)?;
-    let key_id = args.key_id.unwrap_or_else(|| keys::key_id(&key.verifying_key()));
+    let key_id = args
+        .key_id
+        .unwrap_or_else(|| keys::key_id(&key.verifying_key()));
     let signed_at = args.at.unwrap_or_else(now);
     if traceledger::time::parse_rfc3339_millis(&signed_at).is_none() {
-        return Err(CliError::Usage(format!("--at {signed_at:?} is not an RFC 3339 time")));
+        return Err(CliError::Usage(format!(
+            "--at {signed_at:?} is not an RFC 3339 time"
+        )));
     }
     let (name, reader): (String, Box<dyn BufRead>) = if args.input == "-" {
         ("<stdin>".to_owned(), Box::new(std::io::stdin().lock()))
@@ -227,13 +234,22 @@ pub fn sign(args: SignArgs) -> Result<(), CliError> {
         if text.trim().is_empty() {
             continue;
         }
-        let mut event: Value = serde_json::from_str(text).map_err(|e| {
-            CliError::Usage(format!("{name}:{}: invalid JSON: {e}", index + 1))
-        })?;
-        let event_type = event.get("type").and_then(Value::as_str).unwrap_or_default();
+        let mut event: Value = serde_json::from_str(text)
+            .map_err(|e| CliError::Usage(format!("{name}:{}: invalid JSON: {e}", index + 1)))?;
+        let event_type = event
+            .get("type")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
         if args.types.is_empty() || args.types.iter().any(|t| t == event_type) {
-            sign_event(&mut event, &key, &key_id, &args.signer, args.meaning, &signed_at)
-                .map_err(|e| CliError::Usage(format!("{name}:{}: {e}", index + 1)))?;
+            sign_event(
+                &mut event,
+                &key,
+                &key_id,
+                &args.signer,
+                args.meaning,
+                &signed_at,
+            )
+            .map_err(|e| CliError::Usage(format!("{name}:{}: {e}", index + 1)))?;
             signed += 1;
         } else {
             passed += 1;
@@ -244,7 +260,10 @@ pub fn sign(args: SignArgs) -> Result<(), CliError> {
     let mut stdout = std::io::stdout().lock();
     stdout.write_all(&out).map_err(stdout_error)?;
     stdout.flush().map_err(stdout_error)?;
-    eprintln!("signed {signed} events as {} ({}), passed {passed} through", args.signer, args.meaning);
+    eprintln!(
+        "signed {signed} events as {} ({}), passed {passed} through",
+        args.signer, args.meaning
+    );
     Ok(())
 }
 
@@ -254,7 +273,11 @@ fn ledger_identity(store: &Store) -> Result<genesis::Identity, CliError> {
     })
 }
 
-pub fn checkpoint(ledger: &Path, key_path: Option<PathBuf>, out: Option<PathBuf>) -> Result<(), CliError> {
+pub fn checkpoint(
+    ledger: &Path,
+    key_path: Option<PathBuf>,
+    out: Option<PathBuf>,
+) -> Result<(), CliError> {
     let mut store = Store::open(ledger)?;
     let identity = ledger_identity(&store)?;
     let key_path = key_path.unwrap_or_else(|| default_ledger_key(ledger));
@@ -311,10 +334,15 @@ pub fn prove(ledger: &Path, args: ProveArgs) -> Result<(), CliError> {
                 new.tree_size
             )));
         }
-        let proof = log_tree::consistency_proof(&store, old.tree_size, new.tree_size)?
-            .ok_or_else(|| CliError::Usage("the old checkpoint must be of 1 to NEW records".to_owned()))?;
+        let proof = log_tree::consistency_proof(&store, old.tree_size, new.tree_size)?.ok_or_else(
+            || CliError::Usage("the old checkpoint must be of 1 to NEW records".to_owned()),
+        )?;
         merkle::verify_consistency(old.tree_size, new.tree_size, &old.root, &new.root, &proof)
-            .map_err(|e| CliError::Integrity(format!("the ledger cannot prove the checkpoints consistent: {e}")))?;
+            .map_err(|e| {
+                CliError::Integrity(format!(
+                    "the ledger cannot prove the checkpoints consistent: {e}"
+                ))
+            })?;
         return print_proof(
             args.json,
             json!({
@@ -338,8 +366,12 @@ pub fn prove(ledger: &Path, args: ProveArgs) -> Result<(), CliError> {
                         "no checkpoint covers seq {seq} yet: run `traceledger checkpoint` first"
                     ))
                 })?;
-            let checkpoint = checkpoint::open(&kept.note, &identity.public_key)
-                .map_err(|e| CliError::Integrity(format!("the kept checkpoint of size {}: {e}", kept.tree_size)))?;
+            let checkpoint = checkpoint::open(&kept.note, &identity.public_key).map_err(|e| {
+                CliError::Integrity(format!(
+                    "the kept checkpoint of size {}: {e}",
+                    kept.tree_size
+                ))
+            })?;
             (kept.note, checkpoint)
         }
     };
@@ -360,8 +392,18 @@ pub fn prove(ledger: &Path, args: ProveArgs) -> Result<(), CliError> {
         .ok_or_else(|| CliError::Integrity(format!("record {seq} is missing")))?;
     let proof = log_tree::inclusion_proof(&store, seq, checkpoint.tree_size)?.unwrap_or_default();
     let leaf = log_tree::leaf_of(&record);
-    merkle::verify_inclusion(LeafIndex(seq - 1), checkpoint.tree_size, &leaf, &proof, &checkpoint.root)
-        .map_err(|e| CliError::Integrity(format!("record {seq} does not prove against the checkpoint: {e}")))?;
+    merkle::verify_inclusion(
+        LeafIndex(seq - 1),
+        checkpoint.tree_size,
+        &leaf,
+        &proof,
+        &checkpoint.root,
+    )
+    .map_err(|e| {
+        CliError::Integrity(format!(
+            "record {seq} does not prove against the checkpoint: {e}"
+        ))
+    })?;
     print_proof(
         args.json,
         json!({
@@ -388,7 +430,8 @@ fn print_proof(json: bool, value: Value) -> Result<(), CliError> {
                 Value::Array(items) => {
                     writeln!(stdout, "{name}:").map_err(stdout_error)?;
                     for item in items {
-                        writeln!(stdout, "  {}", item.as_str().unwrap_or_default()).map_err(stdout_error)?;
+                        writeln!(stdout, "  {}", item.as_str().unwrap_or_default())
+                            .map_err(stdout_error)?;
                     }
                 }
                 Value::String(text) if text.contains('\n') => {
@@ -422,7 +465,9 @@ pub fn held_checkpoints(paths: &[PathBuf]) -> Result<Vec<CheckpointSource>, CliE
 
 /// The ledger key an auditor gave `--ledger-key`.
 pub fn trusted_key(path: Option<&Path>) -> Result<Option<VerifyingKey>, CliError> {
-    path.map(keys::read_verifying_key).transpose().map_err(CliError::from)
+    path.map(keys::read_verifying_key)
+        .transpose()
+        .map_err(CliError::from)
 }
 
 #[derive(Debug, Args)]
@@ -450,19 +495,26 @@ pub fn export(ledger: &Path, args: ExportArgs) -> Result<(), CliError> {
     let (note, checkpoint) = match kept {
         Some(kept) if kept.tree_size >= last_needed => {
             let checkpoint = checkpoint::open(&kept.note, &identity.public_key).map_err(|e| {
-                CliError::Integrity(format!("the kept checkpoint of size {}: {e}", kept.tree_size))
+                CliError::Integrity(format!(
+                    "the kept checkpoint of size {}: {e}",
+                    kept.tree_size
+                ))
             })?;
             (kept.note, checkpoint)
         }
         _ => {
-            let key_path = args.ledger_key.unwrap_or_else(|| default_ledger_key(ledger));
+            let key_path = args
+                .ledger_key
+                .unwrap_or_else(|| default_ledger_key(ledger));
             let key = keys::read_signing_key(&key_path)?;
             let (checkpoint, note) = genesis::issue_checkpoint(&mut store, &identity.origin, &key)?;
             (note, checkpoint)
         }
     };
-    let made = bundle::export(&store, &identity, &args.id, &note, &checkpoint).map_err(bundle_error)?;
-    let text = serde_json::to_string_pretty(&made).map_err(|e| CliError::Usage(e.to_string()))? + "\n";
+    let made =
+        bundle::export(&store, &identity, &args.id, &note, &checkpoint).map_err(bundle_error)?;
+    let text =
+        serde_json::to_string_pretty(&made).map_err(|e| CliError::Usage(e.to_string()))? + "\n";
     write_atomically(&args.bundle, text.as_bytes())?;
     println!(
         "bundle {}: {} records of {} proven against checkpoint {} (tree size {})",
@@ -512,7 +564,8 @@ pub fn verify_bundle(args: VerifyBundleArgs) -> Result<(), CliError> {
     })?;
     let mut stdout = std::io::stdout().lock();
     if args.json {
-        let value = serde_json::to_string(&verified.history).map_err(|e| CliError::Usage(e.to_string()))?;
+        let value =
+            serde_json::to_string(&verified.history).map_err(|e| CliError::Usage(e.to_string()))?;
         writeln!(stdout, "{value}").map_err(stdout_error)?;
         return Ok(());
     }
@@ -560,12 +613,20 @@ pub fn approve(ledger: &Path, args: ApproveArgs) -> Result<(), CliError> {
     let history = traceledger::device_history::device_history(&store, &args.id)?;
     let digest = traceledger::device_history::digest(&history);
     let key = keys::read_signing_key(&args.key)?;
-    let key_id = args.key_id.unwrap_or_else(|| keys::key_id(&key.verifying_key()));
+    let key_id = args
+        .key_id
+        .unwrap_or_else(|| keys::key_id(&key.verifying_key()));
     let at = args.at.unwrap_or_else(now);
     let safe: String = args
         .id
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || "._:-".contains(c) { c } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "._:-".contains(c) {
+                c
+            } else {
+                '-'
+            }
+        })
         .collect();
     let mut event = json!({
         "id": format!("dhr-approval:{safe}:{}:{}", &digest[..16], args.signer),

@@ -272,7 +272,9 @@ fn prepare_signatures(
         return Err(Rejection::new(
             RejectCode::SchemaViolation,
             Some("/source".to_owned()),
-            format!("source {GENESIS_SOURCE:?} is reserved for the genesis records that init writes"),
+            format!(
+                "source {GENESIS_SOURCE:?} is reserved for the genesis records that init writes"
+            ),
         ));
     }
     let data = value.get("data").unwrap_or(&serde_json::Value::Null);
@@ -290,7 +292,11 @@ fn prepare_signatures(
         .is_some_and(|list| !list.is_empty());
     let signatures = if has_signatures || required.is_some() {
         let signed = signed_event(value).map_err(|e| {
-            Rejection::new(RejectCode::InvalidSignature, Some("/signatures".to_owned()), e.to_string())
+            Rejection::new(
+                RejectCode::InvalidSignature,
+                Some("/signatures".to_owned()),
+                e.to_string(),
+            )
         })?;
         Some(Signatures {
             signed,

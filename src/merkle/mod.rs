@@ -61,7 +61,11 @@ pub trait SubtreeSource {
 ///
 /// # Errors
 /// The source's.
-pub fn range_root<S: SubtreeSource>(source: &mut S, lo: u64, hi: u64) -> Result<NodeHash, S::Error> {
+pub fn range_root<S: SubtreeSource>(
+    source: &mut S,
+    lo: u64,
+    hi: u64,
+) -> Result<NodeHash, S::Error> {
     let n = hi - lo;
     if n == 0 {
         return Ok(empty_root());
@@ -168,17 +172,24 @@ mod source_tests {
         for size in 1..=70usize {
             let tree = &leaves[..size];
             let mut source = LeavesInMemory(tree);
-            assert_eq!(range_root(&mut source, 0, size as u64).ok(), Some(root(tree)));
+            assert_eq!(
+                range_root(&mut source, 0, size as u64).ok(),
+                Some(root(tree))
+            );
             for index in 0..size {
                 assert_eq!(
-                    inclusion_proof_from(&mut source, LeafIndex(index as u64), size as u64).ok().flatten(),
+                    inclusion_proof_from(&mut source, LeafIndex(index as u64), size as u64)
+                        .ok()
+                        .flatten(),
                     inclusion_proof(tree, LeafIndex(index as u64)),
                     "size {size} index {index}"
                 );
             }
             for old in 1..=size {
                 assert_eq!(
-                    consistency_proof_from(&mut source, old as u64, size as u64).ok().flatten(),
+                    consistency_proof_from(&mut source, old as u64, size as u64)
+                        .ok()
+                        .flatten(),
                     consistency_proof(tree, old as u64),
                     "old {old} new {size}"
                 );

@@ -68,7 +68,12 @@ impl Role {
 }
 
 /// The event types that change who may sign.
-pub const AUTHORITY_TYPES: [&str; 4] = ["key.registered", "key.revoked", "role.granted", "role.revoked"];
+pub const AUTHORITY_TYPES: [&str; 4] = [
+    "key.registered",
+    "key.revoked",
+    "role.granted",
+    "role.revoked",
+];
 
 /// The signature an event's type requires (docs/signatures.md, "Required signatures").
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -230,7 +235,9 @@ pub enum SignatureFault {
         revoked_seq: u64,
         signed_at: String,
     },
-    #[error("signature {index}: the Ed25519 signature does not verify for this record and key {key:?}")]
+    #[error(
+        "signature {index}: the Ed25519 signature does not verify for this record and key {key:?}"
+    )]
     BadSignature { index: usize, key: String },
     #[error(
         "signature {index}: {signer} held no role allowed to sign {meaning:?} at {signed_at} (roles then: {held})"
@@ -272,7 +279,8 @@ impl SignatureFault {
             SignatureFault::UnknownKey { index, .. }
             | SignatureFault::KeyNotYetValid { index, .. }
             | SignatureFault::KeyRevoked { index, .. } => format!("/signatures/{index}/key"),
-            SignatureFault::NotSignersKey { index, .. } | SignatureFault::RoleNotHeld { index, .. } => {
+            SignatureFault::NotSignersKey { index, .. }
+            | SignatureFault::RoleNotHeld { index, .. } => {
                 format!("/signatures/{index}/signer")
             }
             SignatureFault::BadTime { index, .. } => format!("/signatures/{index}/signed_at"),
@@ -343,7 +351,8 @@ impl Authority {
             .and_then(Value::as_str)
             .and_then(parse_rfc3339_millis);
         let data = event.get("data").unwrap_or(&Value::Null);
-        if let (Some(at_millis), Some(change)) = (at_millis, AuthorityChange::of(event_type, data)) {
+        if let (Some(at_millis), Some(change)) = (at_millis, AuthorityChange::of(event_type, data))
+        {
             self.apply(Stamp { seq, at_millis }, &change);
         }
     }
@@ -408,12 +417,11 @@ impl Authority {
                     signer: entry.signer.clone(),
                 });
             }
-            let at = parse_rfc3339_millis(&entry.signed_at).ok_or_else(|| {
-                SignatureFault::BadTime {
+            let at =
+                parse_rfc3339_millis(&entry.signed_at).ok_or_else(|| SignatureFault::BadTime {
                     index,
                     signed_at: signed_at(),
-                }
-            })?;
+                })?;
             if at < key.registered.at_millis {
                 return Err(SignatureFault::KeyNotYetValid {
                     index,
@@ -448,7 +456,10 @@ impl Authority {
                     held: if held.is_empty() {
                         "none".to_owned()
                     } else {
-                        held.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(", ")
+                        held.iter()
+                            .map(|r| r.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     },
                 });
             }
@@ -461,8 +472,8 @@ impl Authority {
                     .and_then(|revoked| self.keys.get(revoked))
                     .is_some_and(|revoked| revoked.person == entry.signer);
                 let meaning_ok = required.meaning.is_none_or(|m| m == entry.meaning);
-                let role_ok = required.roles.is_empty()
-                    || required.roles.iter().any(|r| held.contains(r));
+                let role_ok =
+                    required.roles.is_empty() || required.roles.iter().any(|r| held.contains(r));
                 met = by_holder || (meaning_ok && role_ok);
             }
         }

@@ -118,7 +118,13 @@ pub fn content_digest(event: &Value) -> Result<[u8; 32], SigningError> {
 }
 
 /// The exact bytes an Ed25519 signature covers.
-pub fn message(content: &[u8; 32], key: &str, meaning: Meaning, signed_at: &str, signer: &str) -> Vec<u8> {
+pub fn message(
+    content: &[u8; 32],
+    key: &str,
+    meaning: Meaning,
+    signed_at: &str,
+    signer: &str,
+) -> Vec<u8> {
     let fields: Map<String, Value> = [
         ("content", Value::String(hex(content))),
         ("key", Value::String(key.to_owned())),
@@ -131,13 +137,23 @@ pub fn message(content: &[u8; 32], key: &str, meaning: Meaning, signed_at: &str,
     .collect();
     let mut bytes = MESSAGE_DOMAIN.to_vec();
     // Strings only: JCS cannot fail on them.
-    bytes.extend_from_slice(canonical_json(&Value::Object(fields)).unwrap_or_default().as_bytes());
+    bytes.extend_from_slice(
+        canonical_json(&Value::Object(fields))
+            .unwrap_or_default()
+            .as_bytes(),
+    );
     bytes
 }
 
 impl SignatureEntry {
     pub fn message(&self, content: &[u8; 32]) -> Vec<u8> {
-        message(content, &self.key, self.meaning, &self.signed_at, &self.signer)
+        message(
+            content,
+            &self.key,
+            self.meaning,
+            &self.signed_at,
+            &self.signer,
+        )
     }
 
     /// Strict Ed25519 verification (RFC 8032 with the checks that refuse malleable and
@@ -225,10 +241,12 @@ pub fn sign_event(
 
 pub fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write as _;
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut out, b| {
-        let _ = write!(out, "{b:02x}");
-        out
-    })
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut out, b| {
+            let _ = write!(out, "{b:02x}");
+            out
+        })
 }
 
 #[cfg(test)]
@@ -238,9 +256,17 @@ mod tests {
     #[test]
     fn a_signature_verifies_only_on_its_own_content_and_fields() {
         let key = SigningKey::from_bytes(&[7u8; 32]);
-        let mut event = serde_json::json!({"id": "e1", "type": "unit.released", "data": {"unit": "U1"}});
-        sign_event(&mut event, &key, "k-1", "p-1", Meaning::Released, "2026-11-25T10:00:00Z")
-            .unwrap();
+        let mut event =
+            serde_json::json!({"id": "e1", "type": "unit.released", "data": {"unit": "U1"}});
+        sign_event(
+            &mut event,
+            &key,
+            "k-1",
+            "p-1",
+            Meaning::Released,
+            "2026-11-25T10:00:00Z",
+        )
+        .unwrap();
         let signed = signed_event(&event).unwrap();
         let entry = &signed.entries[0];
         assert!(entry.verifies(&signed.content, &key.verifying_key()));

@@ -244,7 +244,12 @@ impl Store {
     ///
     /// # Errors
     /// A database error (a seq or id given twice, say).
-    pub fn import_record(&mut self, record: &Record, event: &ValidEvent, refs: &[EntityRef]) -> Result<(), StoreError> {
+    pub fn import_record(
+        &mut self,
+        record: &Record,
+        event: &ValidEvent,
+        refs: &[EntityRef],
+    ) -> Result<(), StoreError> {
         let tx = self.conn.transaction()?;
         tx.execute(
             "INSERT INTO records (seq, id, type, occurred_at, site, actor, recorded_at, prev, hash, event)

@@ -22,8 +22,9 @@ fn to_i64(n: u64) -> i64 {
 /// The stored hashes of records `first..=last` in seq order. A missing record or a hash
 /// that is not 32 bytes is `Unreadable`: the tree is only built over a readable log.
 fn record_hashes(conn: &Connection, first: u64, last: u64) -> Result<Vec<RecordHash>, StoreError> {
-    let mut statement =
-        conn.prepare_cached("SELECT seq, hash FROM records WHERE seq >= ?1 AND seq <= ?2 ORDER BY seq")?;
+    let mut statement = conn.prepare_cached(
+        "SELECT seq, hash FROM records WHERE seq >= ?1 AND seq <= ?2 ORDER BY seq",
+    )?;
     let mut rows = statement.query(params![to_i64(first), to_i64(last)])?;
     let mut out = Vec::with_capacity(usize::try_from(last.saturating_sub(first) + 1).unwrap_or(0));
     let mut expected = first;
@@ -36,9 +37,7 @@ fn record_hashes(conn: &Connection, first: u64, last: u64) -> Result<Vec<RecordH
         if seq != to_i64(expected) {
             return Err(unreadable(&format!("record {expected} is missing")));
         }
-        let bytes: Vec<u8> = row
-            .get(1)
-            .map_err(|e| unreadable(&format!("hash: {e}")))?;
+        let bytes: Vec<u8> = row.get(1).map_err(|e| unreadable(&format!("hash: {e}")))?;
         out.push(RecordHash::from_slice(&bytes).ok_or_else(|| unreadable("hash is not 32 bytes"))?);
         expected += 1;
     }
@@ -64,7 +63,12 @@ impl Store {
     ///
     /// # Errors
     /// A database error.
-    pub fn tree_nodes(&self, level: u32, first: u64, last: u64) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
+    pub fn tree_nodes(
+        &self,
+        level: u32,
+        first: u64,
+        last: u64,
+    ) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
         let mut statement = self.conn.prepare_cached(
             "SELECT idx, hash FROM tree_nodes WHERE level = ?1 AND idx >= ?2 AND idx <= ?3 ORDER BY idx",
         )?;
@@ -125,7 +129,12 @@ impl Store {
     ///
     /// # Errors
     /// A database error, or `CheckpointConflict` if another note is kept for that size.
-    pub fn insert_checkpoint(&mut self, tree_size: u64, root: &[u8; 32], note: &str) -> Result<(), StoreError> {
+    pub fn insert_checkpoint(
+        &mut self,
+        tree_size: u64,
+        root: &[u8; 32],
+        note: &str,
+    ) -> Result<(), StoreError> {
         let existing: Option<String> = self
             .conn
             .query_row(
@@ -157,9 +166,9 @@ impl Store {
     /// # Errors
     /// A database error.
     pub fn checkpoints(&self) -> Result<Vec<StoredCheckpoint>, StoreError> {
-        let mut statement = self
-            .conn
-            .prepare("SELECT tree_size, root, note, recorded_at FROM checkpoints ORDER BY tree_size")?;
+        let mut statement = self.conn.prepare(
+            "SELECT tree_size, root, note, recorded_at FROM checkpoints ORDER BY tree_size",
+        )?;
         let rows = statement.query_map([], |row| {
             Ok(StoredCheckpoint {
                 tree_size: u64::try_from(row.get::<_, i64>(0)?).unwrap_or(0),
@@ -178,7 +187,11 @@ impl Store {
     pub fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {
         Ok(self
             .conn
-            .query_row("SELECT value FROM meta WHERE key = ?1", params![key], |row| row.get(0))
+            .query_row(
+                "SELECT value FROM meta WHERE key = ?1",
+                params![key],
+                |row| row.get(0),
+            )
             .optional()?)
     }
 }
@@ -203,7 +216,11 @@ impl Appender<'_> {
     pub fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {
         Ok(self
             .tx
-            .query_row("SELECT value FROM meta WHERE key = ?1", params![key], |row| row.get(0))
+            .query_row(
+                "SELECT value FROM meta WHERE key = ?1",
+                params![key],
+                |row| row.get(0),
+            )
             .optional()?)
     }
 

@@ -205,7 +205,9 @@ pub fn check(
     }
     let pass = walk(store, records, &identity, &wanted, &mut findings)?;
     report.signatures_checked = pass;
-    report.finding = findings.into_iter().min_by_key(|f| (f.seq().unwrap_or(0), f.seq().is_some()));
+    report.finding = findings
+        .into_iter()
+        .min_by_key(|f| (f.seq().unwrap_or(0), f.seq().is_some()));
     Ok(report)
 }
 
@@ -251,7 +253,11 @@ fn walk(
         let is_genesis_source = view.event.contains(GENESIS_SOURCE)
             && serde_json::from_str::<Value>(view.event)
                 .ok()
-                .and_then(|e| e.get("source").and_then(Value::as_str).map(|s| s == GENESIS_SOURCE))
+                .and_then(|e| {
+                    e.get("source")
+                        .and_then(Value::as_str)
+                        .map(|s| s == GENESIS_SOURCE)
+                })
                 .unwrap_or(false);
         if in_genesis != is_genesis_source {
             findings.push(TrustFinding::BadGenesis {
@@ -378,7 +384,9 @@ fn verify_signatures(jobs: Vec<SignatureJob>) -> Option<(u64, usize, String)> {
     if jobs.is_empty() {
         return None;
     }
-    let threads = std::thread::available_parallelism().map_or(1, usize::from).clamp(1, 8);
+    let threads = std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .clamp(1, 8);
     let chunk = jobs.len().div_ceil(threads).max(BATCH);
     let bad: Vec<(u64, usize, String)> = std::thread::scope(|scope| {
         let handles: Vec<_> = jobs

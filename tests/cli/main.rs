@@ -13,7 +13,7 @@ mod merkle;
 mod support;
 mod tamper;
 mod tidy;
-mod trust;
 mod trace;
+mod trust;
 mod udi;
 mod verify_and_log;

@@ -171,7 +171,9 @@ pub fn rechain(connection: &rusqlite::Connection, from: i64) {
         vec![0u8; 32]
     } else {
         connection
-            .query_row("SELECT hash FROM records WHERE seq = ?1", [from - 1], |r| r.get(0))
+            .query_row("SELECT hash FROM records WHERE seq = ?1", [from - 1], |r| {
+                r.get(0)
+            })
             .unwrap()
     };
     let rows: Vec<(i64, String, String)> = connection
@@ -183,7 +185,12 @@ pub fn rechain(connection: &rusqlite::Connection, from: i64) {
         .collect();
     let mut head = from - 1;
     for (seq, recorded_at, event) in rows {
-        let hash = record_hash(seq as u64, &recorded_at, &RecordHash::from_slice(&prev).unwrap(), &event);
+        let hash = record_hash(
+            seq as u64,
+            &recorded_at,
+            &RecordHash::from_slice(&prev).unwrap(),
+            &event,
+        );
         connection
             .execute(
                 "UPDATE records SET prev = ?1, hash = ?2 WHERE seq = ?3",

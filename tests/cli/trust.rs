@@ -137,10 +137,7 @@ fn sign_adds_a_signature_only_to_the_types_named() {
     let both = ledger.file("signed.ndjson");
     std::fs::write(
         &both,
-        signed
-            .iter()
-            .map(|v| format!("{v}\n"))
-            .collect::<String>(),
+        signed.iter().map(|v| format!("{v}\n")).collect::<String>(),
     )
     .unwrap();
     ledger
@@ -163,20 +160,39 @@ fn ingest_refuses_missing_forged_moved_revoked_and_unauthorised_signatures() {
     // A forged signature: the bytes of a real one, flipped.
     let good = signed(&release, "k-1201", "p-1201", "released");
     let mut forged: serde_json::Value = serde_json::from_str(&good).unwrap();
-    let text = forged["signatures"][0]["signature"].as_str().unwrap().to_owned();
-    let flipped = if text.starts_with('A') { format!("B{}", &text[1..]) } else { format!("A{}", &text[1..]) };
+    let text = forged["signatures"][0]["signature"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let flipped = if text.starts_with('A') {
+        format!("B{}", &text[1..])
+    } else {
+        format!("A{}", &text[1..])
+    };
     forged["signatures"][0]["signature"] = flipped.into();
     let (code, stderr) = ingest_line(&ledger, &forged.to_string());
     assert_eq!(code, EXIT_BAD_INPUT);
-    assert!(stderr.contains("invalid_signature at /signatures/0/signature"), "{stderr}");
+    assert!(
+        stderr.contains("invalid_signature at /signatures/0/signature"),
+        "{stderr}"
+    );
 
     // A valid signature moved onto another record (another unit's release).
-    let mut moved: serde_json::Value =
-        serde_json::from_str(&release_of("IP3K-260002", "t-rel-2", "2026-11-21T10:00:00Z", "p-1201")).unwrap();
-    moved["signatures"] = serde_json::from_str::<serde_json::Value>(&good).unwrap()["signatures"].clone();
+    let mut moved: serde_json::Value = serde_json::from_str(&release_of(
+        "IP3K-260002",
+        "t-rel-2",
+        "2026-11-21T10:00:00Z",
+        "p-1201",
+    ))
+    .unwrap();
+    moved["signatures"] =
+        serde_json::from_str::<serde_json::Value>(&good).unwrap()["signatures"].clone();
     let (code, stderr) = ingest_line(&ledger, &moved.to_string());
     assert_eq!(code, EXIT_BAD_INPUT);
-    assert!(stderr.contains("invalid_signature at /signatures/0/signature"), "{stderr}");
+    assert!(
+        stderr.contains("invalid_signature at /signatures/0/signature"),
+        "{stderr}"
+    );
 
     // Signed by k-1201 after its revocation (2026-12-03T08:30:00Z).
     let late = signed(
@@ -187,7 +203,10 @@ fn ingest_refuses_missing_forged_moved_revoked_and_unauthorised_signatures() {
     );
     let (code, stderr) = ingest_line(&ledger, &late);
     assert_eq!(code, EXIT_BAD_INPUT);
-    assert!(stderr.contains("invalid_signature at /signatures/0/key") && stderr.contains("was revoked"), "{stderr}");
+    assert!(
+        stderr.contains("invalid_signature at /signatures/0/key") && stderr.contains("was revoked"),
+        "{stderr}"
+    );
 
     // An engineer may not sign a release.
     let engineer = signed(
@@ -198,13 +217,20 @@ fn ingest_refuses_missing_forged_moved_revoked_and_unauthorised_signatures() {
     );
     let (code, stderr) = ingest_line(&ledger, &engineer);
     assert_eq!(code, EXIT_BAD_INPUT);
-    assert!(stderr.contains("invalid_signature at /signatures/0/signer") && stderr.contains("held no role allowed"), "{stderr}");
+    assert!(
+        stderr.contains("invalid_signature at /signatures/0/signer")
+            && stderr.contains("held no role allowed"),
+        "{stderr}"
+    );
 
     // Someone else's key.
     let borrowed = signed(&release, "k-1201", "p-2010", "released");
     let (code, stderr) = ingest_line(&ledger, &borrowed);
     assert_eq!(code, EXIT_BAD_INPUT);
-    assert!(stderr.contains("is registered to p-1201, not to the signer p-2010"), "{stderr}");
+    assert!(
+        stderr.contains("is registered to p-1201, not to the signer p-2010"),
+        "{stderr}"
+    );
     assert_eq!(ledger.count(), before, "nothing was written");
 
     // Signed before the revocation, recorded after it: still valid.
@@ -248,7 +274,13 @@ fn append_forged(ledger: &Ledger, event: &str) -> i64 {
     seq
 }
 
-fn assert_trust_finding(ledger: &Ledger, extra: &[&str], code: &str, seq: Option<i64>, words: &str) {
+fn assert_trust_finding(
+    ledger: &Ledger,
+    extra: &[&str],
+    code: &str,
+    seq: Option<i64>,
+    words: &str,
+) {
     let mut args = vec!["verify", "--json"];
     args.extend_from_slice(extra);
     let output = ledger.run(&args).output().unwrap();
@@ -259,7 +291,10 @@ fn assert_trust_finding(ledger: &Ledger, extra: &[&str], code: &str, seq: Option
         assert_eq!(report["finding"]["seq"], seq, "{report}");
     }
     assert!(
-        report["finding"]["message"].as_str().unwrap().contains(words),
+        report["finding"]["message"]
+            .as_str()
+            .unwrap()
+            .contains(words),
         "{report}"
     );
 }
@@ -268,11 +303,20 @@ fn assert_trust_finding(ledger: &Ledger, extra: &[&str], code: &str, seq: Option
 fn verify_catches_a_forged_signature_written_into_the_file() {
     let ledger = Ledger::with_plant();
     let (seq, mut event) = record_of(&ledger, "unit.released");
-    let text = event["signatures"][0]["signature"].as_str().unwrap().to_owned();
-    let flipped = if text.starts_with('A') { format!("B{}", &text[1..]) } else { format!("A{}", &text[1..]) };
+    let text = event["signatures"][0]["signature"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let flipped = if text.starts_with('A') {
+        format!("B{}", &text[1..])
+    } else {
+        format!("A{}", &text[1..])
+    };
     event["signatures"][0]["signature"] = flipped.into();
     let connection = ledger.sqlite();
-    connection.execute_batch("DROP TRIGGER records_refuse_update").unwrap();
+    connection
+        .execute_batch("DROP TRIGGER records_refuse_update")
+        .unwrap();
     connection
         .execute(
             "UPDATE records SET event = ?1 WHERE seq = ?2",
@@ -280,7 +324,13 @@ fn verify_catches_a_forged_signature_written_into_the_file() {
         )
         .unwrap();
     rechain(&connection, seq);
-    assert_trust_finding(&ledger, &[], "invalid_signature", Some(seq), "does not verify");
+    assert_trust_finding(
+        &ledger,
+        &[],
+        "invalid_signature",
+        Some(seq),
+        "does not verify",
+    );
 }
 
 #[test]
@@ -300,7 +350,9 @@ fn verify_catches_a_valid_signature_moved_onto_another_record() {
     };
     target["signatures"] = donor["signatures"].clone();
     let connection = ledger.sqlite();
-    connection.execute_batch("DROP TRIGGER records_refuse_update").unwrap();
+    connection
+        .execute_batch("DROP TRIGGER records_refuse_update")
+        .unwrap();
     connection
         .execute(
             "UPDATE records SET event = ?1 WHERE seq = ?2",
@@ -308,7 +360,13 @@ fn verify_catches_a_valid_signature_moved_onto_another_record() {
         )
         .unwrap();
     rechain(&connection, seq);
-    assert_trust_finding(&ledger, &[], "invalid_signature", Some(seq), "does not verify");
+    assert_trust_finding(
+        &ledger,
+        &[],
+        "invalid_signature",
+        Some(seq),
+        "does not verify",
+    );
 }
 
 #[test]
@@ -331,12 +389,24 @@ fn verify_catches_a_revoked_key_used_after_revocation_and_a_signer_without_the_r
         "released",
     );
     let seq = append_forged(&ledger, &engineer);
-    assert_trust_finding(&ledger, &[], "invalid_signature", Some(seq), "held no role allowed");
+    assert_trust_finding(
+        &ledger,
+        &[],
+        "invalid_signature",
+        Some(seq),
+        "held no role allowed",
+    );
 
     let ledger = Ledger::with_plant();
     let unsigned = release_of(UNIT, "t-forged-3", "2026-12-15T10:00:00Z", "p-1201");
     let seq = append_forged(&ledger, &unsigned);
-    assert_trust_finding(&ledger, &[], "missing_signature", Some(seq), "requires a released signature");
+    assert_trust_finding(
+        &ledger,
+        &[],
+        "missing_signature",
+        Some(seq),
+        "requires a released signature",
+    );
 }
 
 fn checkpoint_to(ledger: &Ledger, name: &str) -> std::path::PathBuf {
@@ -374,7 +444,12 @@ fn a_fork_rewritten_from_the_middle_fails_against_a_checkpoint_held_from_before(
     let pubkey = ledger.ledger_public_key();
     assert_trust_finding(
         &ledger,
-        &["--checkpoint", held.to_str().unwrap(), "--ledger-key", pubkey.to_str().unwrap()],
+        &[
+            "--checkpoint",
+            held.to_str().unwrap(),
+            "--ledger-key",
+            pubkey.to_str().unwrap(),
+        ],
         "ledger_rewritten",
         Some(size),
         "rewritten at or before",
@@ -396,11 +471,19 @@ fn a_truncated_tail_fails_against_a_held_checkpoint_and_a_kept_one() {
     rechain(&connection, size - 10);
     drop(connection);
     // The ledger's own kept checkpoint already tells.
-    assert_trust_finding(&ledger, &[], "ledger_cut_short", Some(size - 9), "vouches for");
+    assert_trust_finding(
+        &ledger,
+        &[],
+        "ledger_cut_short",
+        Some(size - 9),
+        "vouches for",
+    );
     // And with the kept one removed too, the auditor's copy does.
     ledger
         .sqlite()
-        .execute_batch("DROP TRIGGER checkpoints_refuse_delete; DELETE FROM checkpoints WHERE tree_size > 4;")
+        .execute_batch(
+            "DROP TRIGGER checkpoints_refuse_delete; DELETE FROM checkpoints WHERE tree_size > 4;",
+        )
         .unwrap();
     ledger.run(&["verify"]).assert().success();
     assert_trust_finding(
@@ -422,13 +505,21 @@ fn a_ledger_re_keyed_by_an_insider_fails_against_the_key_the_auditor_holds() {
         .sqlite()
         .execute(
             "UPDATE meta SET value = ?1 WHERE key = 'ledger_public_key'",
-            [traceledger::signing::keys::public_key_base64(&attacker.verifying_key())],
+            [traceledger::signing::keys::public_key_base64(
+                &attacker.verifying_key(),
+            )],
         )
         .unwrap();
     // The kept checkpoints no longer verify under the key the ledger now names...
     assert_trust_finding(&ledger, &[], "bad_checkpoint", None, "no signature by key");
     // ...and the auditor's own key says plainly what happened.
-    assert_trust_finding(&ledger, &["--ledger-key", held_key.to_str().unwrap()], "ledger_key_mismatch", None, "you trust key");
+    assert_trust_finding(
+        &ledger,
+        &["--ledger-key", held_key.to_str().unwrap()],
+        "ledger_key_mismatch",
+        None,
+        "you trust key",
+    );
 }
 
 #[test]
@@ -437,25 +528,72 @@ fn prove_prints_inclusion_and_consistency_proofs_that_verify_on_their_own() {
     let old = checkpoint_to(&ledger, "old.checkpoint");
     let old_size = ledger.count() as u64;
     let more = ledger.file("more.ndjson");
-    std::fs::write(&more, signed(&release_of(UNIT, "t-more-1", "2026-11-21T10:00:00Z", "p-1201"), "k-1201", "p-1201", "released") + "\n").unwrap();
-    ledger.run(&["ingest", "--quiet", more.to_str().unwrap()]).assert().success();
+    std::fs::write(
+        &more,
+        signed(
+            &release_of(UNIT, "t-more-1", "2026-11-21T10:00:00Z", "p-1201"),
+            "k-1201",
+            "p-1201",
+            "released",
+        ) + "\n",
+    )
+    .unwrap();
+    ledger
+        .run(&["ingest", "--quiet", more.to_str().unwrap()])
+        .assert()
+        .success();
     let new = checkpoint_to(&ledger, "new.checkpoint");
     let new_size = ledger.count() as u64;
-    let hex = |v: &serde_json::Value| NodeHash(traceledger::chain::RecordHash::from_hex(v.as_str().unwrap()).unwrap().0);
+    let hex = |v: &serde_json::Value| {
+        NodeHash(
+            traceledger::chain::RecordHash::from_hex(v.as_str().unwrap())
+                .unwrap()
+                .0,
+        )
+    };
 
     for seq in [1u64, 5, 77, old_size, new_size] {
-        let out = stdout_of(ledger.run(&["prove", &seq.to_string(), "--checkpoint", new.to_str().unwrap(), "--json"]));
+        let out = stdout_of(ledger.run(&[
+            "prove",
+            &seq.to_string(),
+            "--checkpoint",
+            new.to_str().unwrap(),
+            "--json",
+        ]));
         let proof: serde_json::Value = serde_json::from_str(&out).unwrap();
         let path: Vec<NodeHash> = proof["proof"].as_array().unwrap().iter().map(hex).collect();
-        verify_inclusion(LeafIndex(seq - 1), new_size, &hex(&proof["leaf_hash"]), &path, &hex(&proof["root"])).unwrap();
+        verify_inclusion(
+            LeafIndex(seq - 1),
+            new_size,
+            &hex(&proof["leaf_hash"]),
+            &path,
+            &hex(&proof["root"]),
+        )
+        .unwrap();
         assert_eq!(proof["tree_size"], new_size);
     }
-    let out = stdout_of(ledger.run(&["prove", "--consistency", old.to_str().unwrap(), new.to_str().unwrap(), "--json"]));
+    let out = stdout_of(ledger.run(&[
+        "prove",
+        "--consistency",
+        old.to_str().unwrap(),
+        new.to_str().unwrap(),
+        "--json",
+    ]));
     let proof: serde_json::Value = serde_json::from_str(&out).unwrap();
     let path: Vec<NodeHash> = proof["proof"].as_array().unwrap().iter().map(hex).collect();
-    verify_consistency(old_size, new_size, &hex(&proof["old_root"]), &hex(&proof["new_root"]), &path).unwrap();
+    verify_consistency(
+        old_size,
+        new_size,
+        &hex(&proof["old_root"]),
+        &hex(&proof["new_root"]),
+        &path,
+    )
+    .unwrap();
 
-    let beyond = ledger.run(&["prove", &(new_size + 1).to_string()]).output().unwrap();
+    let beyond = ledger
+        .run(&["prove", &(new_size + 1).to_string()])
+        .output()
+        .unwrap();
     assert_eq!(beyond.status.code(), Some(EXIT_BAD_INPUT));
 }
 
@@ -469,10 +607,20 @@ fn a_bundle_proves_the_same_dhr_offline_and_an_edited_bundle_fails() {
         .success();
     let pubkey = ledger.ledger_public_key();
     let offline = traceledger()
-        .args(["verify-bundle", bundle.to_str().unwrap(), "--ledger-key", pubkey.to_str().unwrap(), "--json"])
+        .args([
+            "verify-bundle",
+            bundle.to_str().unwrap(),
+            "--ledger-key",
+            pubkey.to_str().unwrap(),
+            "--json",
+        ])
         .output()
         .unwrap();
-    assert!(offline.status.success(), "{}", String::from_utf8_lossy(&offline.stderr));
+    assert!(
+        offline.status.success(),
+        "{}",
+        String::from_utf8_lossy(&offline.stderr)
+    );
     let from_ledger = stdout_of(ledger.run(&["dhr", UNIT, "--json"]));
     assert_eq!(String::from_utf8(offline.stdout).unwrap(), from_ledger);
 
@@ -488,27 +636,44 @@ fn a_bundle_proves_the_same_dhr_offline_and_an_edited_bundle_fails() {
         })
         .unwrap();
     let edits: Vec<(&str, Box<dyn Fn(&mut serde_json::Value)>)> = vec![
-        ("hashes to", Box::new(move |b| {
-            let event = b["records"][step]["event"]
-                .as_str()
-                .unwrap()
-                .replacen("\"result\":\"pass\"", "\"result\":\"fail\"", 1);
-            b["records"][step]["event"] = event.into();
-        })),
-        ("not in the checkpoint's tree", Box::new(move |b| {
-            let first = b["records"][step]["proof"][0].as_str().unwrap().to_owned();
-            let flipped = if first.starts_with('0') { format!("1{}", &first[1..]) } else { format!("0{}", &first[1..]) };
-            b["records"][step]["proof"][0] = flipped.into();
-        })),
-        ("signature", Box::new(|b| {
-            let note = b["checkpoint"].as_str().unwrap().to_owned();
-            let mut lines: Vec<String> = note.lines().map(str::to_owned).collect();
-            lines[1] = (lines[1].parse::<u64>().unwrap() + 1).to_string();
-            b["checkpoint"] = (lines.join("\n") + "\n").into();
-        })),
-        ("genesis", Box::new(|b| {
-            b["records"].as_array_mut().unwrap().remove(0);
-        })),
+        (
+            "hashes to",
+            Box::new(move |b| {
+                let event = b["records"][step]["event"].as_str().unwrap().replacen(
+                    "\"result\":\"pass\"",
+                    "\"result\":\"fail\"",
+                    1,
+                );
+                b["records"][step]["event"] = event.into();
+            }),
+        ),
+        (
+            "not in the checkpoint's tree",
+            Box::new(move |b| {
+                let first = b["records"][step]["proof"][0].as_str().unwrap().to_owned();
+                let flipped = if first.starts_with('0') {
+                    format!("1{}", &first[1..])
+                } else {
+                    format!("0{}", &first[1..])
+                };
+                b["records"][step]["proof"][0] = flipped.into();
+            }),
+        ),
+        (
+            "signature",
+            Box::new(|b| {
+                let note = b["checkpoint"].as_str().unwrap().to_owned();
+                let mut lines: Vec<String> = note.lines().map(str::to_owned).collect();
+                lines[1] = (lines[1].parse::<u64>().unwrap() + 1).to_string();
+                b["checkpoint"] = (lines.join("\n") + "\n").into();
+            }),
+        ),
+        (
+            "genesis",
+            Box::new(|b| {
+                b["records"].as_array_mut().unwrap().remove(0);
+            }),
+        ),
     ];
     for (words, edit) in edits {
         let mut edited = original.clone();
@@ -516,17 +681,31 @@ fn a_bundle_proves_the_same_dhr_offline_and_an_edited_bundle_fails() {
         let path = ledger.file("edited.bundle.json");
         std::fs::write(&path, edited.to_string()).unwrap();
         let output = traceledger()
-            .args(["verify-bundle", path.to_str().unwrap(), "--ledger-key", pubkey.to_str().unwrap()])
+            .args([
+                "verify-bundle",
+                path.to_str().unwrap(),
+                "--ledger-key",
+                pubkey.to_str().unwrap(),
+            ])
             .output()
             .unwrap();
         let stderr = String::from_utf8_lossy(&output.stderr);
-        assert_eq!(output.status.code(), Some(EXIT_INTEGRITY), "{words}: {stderr}");
+        assert_eq!(
+            output.status.code(),
+            Some(EXIT_INTEGRITY),
+            "{words}: {stderr}"
+        );
         assert!(stderr.contains(words), "{words}: {stderr}");
     }
     // Another ledger's key does not open the bundle either.
     let other = Ledger::new();
     let output = traceledger()
-        .args(["verify-bundle", bundle.to_str().unwrap(), "--ledger-key", other.ledger_public_key().to_str().unwrap()])
+        .args([
+            "verify-bundle",
+            bundle.to_str().unwrap(),
+            "--ledger-key",
+            other.ledger_public_key().to_str().unwrap(),
+        ])
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(EXIT_INTEGRITY));
@@ -537,12 +716,23 @@ fn an_approved_dhr_says_whether_it_changed_after_approval() {
     let ledger = Ledger::with_plant();
     let key = fixture_key(ledger.dir.path(), "k-1201");
     let approval = stdout_of(ledger.run(&[
-        "approve", "IP3K-260002", "--key", key.to_str().unwrap(), "--key-id", "k-1201",
-        "--signer", "p-1201", "--at", "2026-11-30T09:00:00Z",
+        "approve",
+        "IP3K-260002",
+        "--key",
+        key.to_str().unwrap(),
+        "--key-id",
+        "k-1201",
+        "--signer",
+        "p-1201",
+        "--at",
+        "2026-11-30T09:00:00Z",
     ]));
     let input = ledger.file("approval.ndjson");
     std::fs::write(&input, &approval).unwrap();
-    ledger.run(&["ingest", "--quiet", input.to_str().unwrap()]).assert().success();
+    ledger
+        .run(&["ingest", "--quiet", input.to_str().unwrap()])
+        .assert()
+        .success();
     let approved_at = ledger.count();
     let dhr = stdout_of(ledger.run(&["dhr", "IP3K-260002"]));
     assert!(
@@ -552,11 +742,27 @@ fn an_approved_dhr_says_whether_it_changed_after_approval() {
     // A record about the unit after the approval.
     let later = r#"{"id":"t-after-1","type":"nonconformance.opened","occurred_at":"2026-12-01T08:00:00Z","site":"GAL","source":"cli:p-1201","actor":"p-1201","data":{"ncr":"NCR-T-77","unit":"IP3K-260002","description":"cosmetic scratch found at audit"}}"#;
     std::fs::write(&input, format!("{later}\n")).unwrap();
-    ledger.run(&["ingest", "--quiet", input.to_str().unwrap()]).assert().success();
-    let dhr: serde_json::Value = serde_json::from_str(&stdout_of(ledger.run(&["dhr", "IP3K-260002", "--json"]))).unwrap();
-    let approval = dhr["approvals"].as_array().unwrap().iter().find(|a| a["seq"] == approved_at).unwrap().clone();
+    ledger
+        .run(&["ingest", "--quiet", input.to_str().unwrap()])
+        .assert()
+        .success();
+    let dhr: serde_json::Value =
+        serde_json::from_str(&stdout_of(ledger.run(&["dhr", "IP3K-260002", "--json"]))).unwrap();
+    let approval = dhr["approvals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["seq"] == approved_at)
+        .unwrap()
+        .clone();
     assert_eq!(approval["status"], "changed");
-    assert_eq!(approval["changed_after"], serde_json::json!([approved_at + 1]));
+    assert_eq!(
+        approval["changed_after"],
+        serde_json::json!([approved_at + 1])
+    );
     let text = stdout_of(ledger.run(&["dhr", "IP3K-260002"]));
-    assert!(text.contains(&format!("changed after approval: seq {}", approved_at + 1)), "{text}");
+    assert!(
+        text.contains(&format!("changed after approval: seq {}", approved_at + 1)),
+        "{text}"
+    );
 }
