@@ -262,11 +262,13 @@ fn prepare_lines(
     }
 }
 
+/// An event's decoded signatures, and the change it makes to who may sign (with the index
+/// of its line in the batch).
+type PreparedSignatures = (Option<Signatures>, Option<(i64, AuthorityChange)>);
+
 /// The signature work that needs no ledger: the reserved genesis source, a usable public
 /// key, the signatures decoded with the content digest they sign, the type's requirement.
-fn prepare_signatures(
-    event: &ValidEvent,
-) -> Result<(Option<Signatures>, Option<(i64, AuthorityChange)>), Rejection> {
+fn prepare_signatures(event: &ValidEvent) -> Result<PreparedSignatures, Rejection> {
     let value = &event.value;
     if value.get("source").and_then(serde_json::Value::as_str) == Some(GENESIS_SOURCE) {
         return Err(Rejection::new(

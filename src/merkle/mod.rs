@@ -70,7 +70,7 @@ pub fn range_root<S: SubtreeSource>(
     if n == 0 {
         return Ok(empty_root());
     }
-    if n.is_power_of_two() && lo % n == 0 {
+    if n.is_power_of_two() && lo.is_multiple_of(n) {
         return source.perfect(n.trailing_zeros(), lo >> n.trailing_zeros());
     }
     let k = split_u64(n);

@@ -161,7 +161,7 @@ pub enum AuthorityChange {
     KeyRegistered {
         key: String,
         person: String,
-        public_key: VerifyingKey,
+        public_key: Box<VerifyingKey>,
     },
     KeyRevoked {
         key: String,
@@ -182,7 +182,7 @@ impl AuthorityChange {
             "key.registered" => Some(AuthorityChange::KeyRegistered {
                 key: text("key")?,
                 person: text("person")?,
-                public_key: super::keys::parse_public_key_base64(&text("public_key")?)?,
+                public_key: Box::new(super::keys::parse_public_key_base64(&text("public_key")?)?),
             }),
             "key.revoked" => Some(AuthorityChange::KeyRevoked { key: text("key")? }),
             "role.granted" | "role.revoked" => Some(AuthorityChange::Role {
@@ -314,7 +314,7 @@ impl Authority {
                 // first one stands.
                 self.keys.entry(key.clone()).or_insert_with(|| KeyEntry {
                     person: person.clone(),
-                    public_key: *public_key,
+                    public_key: **public_key,
                     registered: stamp,
                     revoked: None,
                 });
@@ -518,7 +518,7 @@ mod tests {
             &AuthorityChange::KeyRegistered {
                 key: "k-1".into(),
                 person: "p-1".into(),
-                public_key: qa.verifying_key(),
+                public_key: Box::new(qa.verifying_key()),
             },
         );
         authority.apply(

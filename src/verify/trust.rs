@@ -269,10 +269,11 @@ fn walk(
             });
             return ControlFlow::Break(());
         }
-        if first_fault.is_none() && !in_genesis {
-            if let Some(fault) = judge(&authority, seq, view.event_type, view.event, &mut jobs) {
-                first_fault = Some(TrustFinding::Signature { seq, fault });
-            }
+        if first_fault.is_none()
+            && !in_genesis
+            && let Some(fault) = judge(&authority, seq, view.event_type, view.event, &mut jobs)
+        {
+            first_fault = Some(TrustFinding::Signature { seq, fault });
         }
         authority.observe(seq, view.event_type, view.event);
         ControlFlow::Continue(())

@@ -160,16 +160,7 @@ fn ingest_refuses_missing_forged_moved_revoked_and_unauthorised_signatures() {
     // A forged signature: the bytes of a real one, flipped.
     let good = signed(&release, "k-1201", "p-1201", "released");
     let mut forged: serde_json::Value = serde_json::from_str(&good).unwrap();
-    let text = forged["signatures"][0]["signature"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let flipped = if text.starts_with('A') {
-        format!("B{}", &text[1..])
-    } else {
-        format!("A{}", &text[1..])
-    };
-    forged["signatures"][0]["signature"] = flipped.into();
+    forge_first_signature(&mut forged);
     let (code, stderr) = ingest_line(&ledger, &forged.to_string());
     assert_eq!(code, EXIT_BAD_INPUT);
     assert!(
@@ -303,16 +294,7 @@ fn assert_trust_finding(
 fn verify_catches_a_forged_signature_written_into_the_file() {
     let ledger = Ledger::with_plant();
     let (seq, mut event) = record_of(&ledger, "unit.released");
-    let text = event["signatures"][0]["signature"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let flipped = if text.starts_with('A') {
-        format!("B{}", &text[1..])
-    } else {
-        format!("A{}", &text[1..])
-    };
-    event["signatures"][0]["signature"] = flipped.into();
+    forge_first_signature(&mut event);
     let connection = ledger.sqlite();
     connection
         .execute_batch("DROP TRIGGER records_refuse_update")
@@ -635,7 +617,8 @@ fn a_bundle_proves_the_same_dhr_offline_and_an_edited_bundle_fails() {
             event.contains("\"step.completed\"") && event.contains("\"result\":\"pass\"")
         })
         .unwrap();
-    let edits: Vec<(&str, Box<dyn Fn(&mut serde_json::Value)>)> = vec![
+    type Edit = Box<dyn Fn(&mut serde_json::Value)>;
+    let edits: Vec<(&str, Edit)> = vec![
         (
             "hashes to",
             Box::new(move |b| {
@@ -651,12 +634,9 @@ fn a_bundle_proves_the_same_dhr_offline_and_an_edited_bundle_fails() {
             "not in the checkpoint's tree",
             Box::new(move |b| {
                 let first = b["records"][step]["proof"][0].as_str().unwrap().to_owned();
-                let flipped = if first.starts_with('0') {
-                    format!("1{}", &first[1..])
-                } else {
-                    format!("0{}", &first[1..])
-                };
-                b["records"][step]["proof"][0] = flipped.into();
+                let (head, rest) = first.split_at(1);
+                let flipped = if head == "0" { "1" } else { "0" };
+                b["records"][step]["proof"][0] = format!("{flipped}{rest}").into();
             }),
         ),
         (
@@ -765,4 +745,16 @@ fn an_approved_dhr_says_whether_it_changed_after_approval() {
         text.contains(&format!("changed after approval: seq {}", approved_at + 1)),
         "{text}"
     );
+}
+
+/// Flips the first base64 character of the event's first signature: a forgery made from the
+/// bytes of a real signature.
+fn forge_first_signature(event: &mut serde_json::Value) {
+    let text = event["signatures"][0]["signature"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (first, rest) = text.split_at(1);
+    let flipped = if first == "A" { "B" } else { "A" };
+    event["signatures"][0]["signature"] = format!("{flipped}{rest}").into();
 }
