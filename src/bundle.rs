@@ -8,6 +8,11 @@
 //! checkpoint's tree, its signatures judged; then the DHR is rebuilt from these records
 //! alone, which gives the same DHR as the ledger did, because they are exactly the records
 //! the projection read there.
+//!
+//! Proofs show that each carried record is in the log; they cannot show that none was left
+//! out. So the ledger key also signs the bundle's manifest (its subject, checkpoint and the
+//! seq and hash of every record): a record dropped or added in transit breaks it. Only the
+//! ledger key's holder can vouch for completeness this way (docs/verification.md).
 
 use crate::chain::{Record, RecordHash, record_hash};
 use crate::checkpoint::{self, Checkpoint, CheckpointError};
@@ -19,13 +24,18 @@ use crate::merkle::{self, LeafIndex, NodeHash};
 use crate::signing::authority::{AUTHORITY_TYPES, Authority, SignatureFault, requirement};
 use crate::signing::signed_event;
 use crate::store::{LogFilter, Store, StoreError};
-use ed25519_dalek::VerifyingKey;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::ops::ControlFlow;
 
 pub const BUNDLE_FORMAT: &str = "traceledger-bundle/v1";
+
+/// Domain of the manifest's signed bytes (docs/verification.md): ASCII, then one 0x00.
+pub const MANIFEST_DOMAIN: &[u8] = b"traceledger/bundle/v1\0";
 
 /// The bundle file (JSON).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -38,6 +48,8 @@ pub struct Bundle {
     pub checkpoint: String,
     /// In seq order.
     pub records: Vec<BundleRecord>,
+    /// The ledger key's Ed25519 signature (base64) over the manifest ([`manifest_message`]).
+    pub manifest_signature: String,
 }
 
 /// One record with its proof.
@@ -66,6 +78,10 @@ pub enum BundleError {
     Record { seq: u64, detail: String },
     #[error("record {seq}: {fault}")]
     Signature { seq: u64, fault: SignatureFault },
+    #[error(
+        "the manifest signature does not verify with the ledger key: records were left out or added, or the subject or checkpoint changed, after the ledger signed it"
+    )]
+    Manifest,
     #[error("the bundle does not carry the genesis (records 1 to {0} of source {GENESIS_SOURCE})")]
     Genesis(u64),
     #[error(
@@ -87,20 +103,21 @@ impl BundleError {
             BundleError::Checkpoint(_)
                 | BundleError::Record { .. }
                 | BundleError::Signature { .. }
+                | BundleError::Manifest
                 | BundleError::Genesis(_)
         )
     }
 }
 
-/// The records a bundle of `subject` must carry, as of the ledger now.
+/// The records a bundle of `subject` must carry, as of the ledger now, each read once.
 ///
 /// # Errors
 /// `History` if there is no such unit or lot; a database error.
-pub fn needed_seqs(
+pub fn needed_records(
     store: &Store,
     identity: &Identity,
     subject: &str,
-) -> Result<BTreeSet<u64>, BundleError> {
+) -> Result<Vec<crate::chain::Record>, BundleError> {
     store.track_reads();
     let history = device_history(store, subject);
     let mut seqs = store.take_reads();
@@ -110,24 +127,27 @@ pub fn needed_seqs(
         types: AUTHORITY_TYPES.iter().map(|t| (*t).to_owned()).collect(),
         ..LogFilter::default()
     };
-    let mut signers = BTreeSet::new();
     store.for_each_logged(&filter, |record, _| {
         seqs.insert(record.seq);
         ControlFlow::Continue(())
     })?;
+    let mut records = BTreeMap::new();
+    for &seq in &seqs {
+        records.insert(seq, record_at(store, seq)?);
+    }
     // The printed names of everyone who signed a carried record.
-    store.for_each_logged(&LogFilter::default(), |record, _| {
-        if seqs.contains(&record.seq)
-            && let Ok(event) = serde_json::from_str::<Value>(&record.event)
-            && let Some(list) = event.get("signatures").and_then(Value::as_array)
-        {
-            signers.extend(
-                list.iter()
-                    .filter_map(|s| s.get("signer").and_then(Value::as_str).map(str::to_owned)),
-            );
-        }
-        ControlFlow::Continue(())
-    })?;
+    let signers: BTreeSet<String> = records
+        .values()
+        .filter_map(|record| serde_json::from_str::<Value>(&record.event).ok())
+        .filter_map(|event| event.get("signatures").and_then(Value::as_array).cloned())
+        .flatten()
+        .filter_map(|entry| {
+            entry
+                .get("signer")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        })
+        .collect();
     for signer in signers {
         for record in store.records_of_type_naming(
             "person.registered",
@@ -135,54 +155,81 @@ pub fn needed_seqs(
             crate::event::RefRole::Defines,
             &signer,
         )? {
-            seqs.insert(record.seq);
+            records.entry(record.seq).or_insert(record);
         }
     }
-    Ok(seqs)
+    Ok(records.into_values().collect())
 }
 
-/// Builds the bundle of `subject` proving against `checkpoint` (whose note is `note`).
-///
-/// # Errors
-/// `NotCovered` if a needed record is beyond the checkpoint; `History`; a database error.
-pub fn export(
-    store: &Store,
-    identity: &Identity,
+fn record_at(store: &Store, seq: u64) -> Result<crate::chain::Record, BundleError> {
+    let mut found = None;
+    store.for_each_logged(
+        &LogFilter {
+            from_seq: Some(seq),
+            to_seq: Some(seq),
+            ..LogFilter::default()
+        },
+        |record, _| {
+            found = Some(record.clone());
+            ControlFlow::Break(())
+        },
+    )?;
+    found.ok_or_else(|| record_error(seq, "missing from the ledger"))
+}
+
+/// The bytes the ledger key signs for a bundle: [`MANIFEST_DOMAIN`], then the JCS of
+/// `{"checkpoint": note, "records": [{"hash", "seq"}...], "subject"}`.
+pub fn manifest_message<'r>(
     subject: &str,
     note: &str,
+    records: impl IntoIterator<Item = (u64, &'r str)>,
+) -> Vec<u8> {
+    let records: Vec<Value> = records
+        .into_iter()
+        .map(|(seq, hash)| serde_json::json!({"hash": hash, "seq": seq}))
+        .collect();
+    let manifest = serde_json::json!({
+        "checkpoint": note,
+        "records": records,
+        "subject": subject,
+    });
+    let mut bytes = MANIFEST_DOMAIN.to_vec();
+    // Strings and small integers only: JCS cannot fail on them.
+    bytes.extend_from_slice(
+        crate::event::canonical_json(&manifest)
+            .unwrap_or_default()
+            .as_bytes(),
+    );
+    bytes
+}
+
+/// Builds the bundle of `records` (from [`needed_records`]) proving `subject` against
+/// `checkpoint` (whose note is `note`), its manifest signed with the ledger `key`.
+///
+/// # Errors
+/// `NotCovered` if a needed record is beyond the checkpoint; a database error.
+pub fn export(
+    store: &Store,
+    subject: &str,
+    records: Vec<crate::chain::Record>,
+    note: &str,
     checkpoint: &Checkpoint,
+    key: &SigningKey,
 ) -> Result<Bundle, BundleError> {
-    let seqs = needed_seqs(store, identity, subject)?;
-    if let Some(&last) = seqs.last()
-        && last > checkpoint.tree_size
+    if let Some(last) = records.last()
+        && last.seq > checkpoint.tree_size
     {
         return Err(BundleError::NotCovered {
-            seq: last,
+            seq: last.seq,
             tree_size: checkpoint.tree_size,
         });
     }
-    let mut records = Vec::with_capacity(seqs.len());
-    for seq in seqs {
-        let mut found = None;
-        store.for_each_logged(
-            &LogFilter {
-                from_seq: Some(seq),
-                to_seq: Some(seq),
-                ..LogFilter::default()
-            },
-            |record, _| {
-                found = Some(record.clone());
-                ControlFlow::Break(())
-            },
-        )?;
-        let record = found.ok_or_else(|| BundleError::Record {
-            seq,
-            detail: "missing from the ledger".to_owned(),
-        })?;
+    let mut carried = Vec::with_capacity(records.len());
+    for record in records {
         let proof =
-            log_tree::inclusion_proof(store, seq, checkpoint.tree_size)?.unwrap_or_default();
-        records.push(BundleRecord {
-            seq,
+            log_tree::inclusion_proof(store, record.seq, checkpoint.tree_size)?.unwrap_or_default();
+        carried.push(BundleRecord {
+            seq: record.seq,
             recorded_at: record.recorded_at,
             prev: record.prev.to_hex(),
             hash: record.hash.to_hex(),
@@ -190,11 +237,17 @@ pub fn export(
             proof: proof.iter().map(ToString::to_string).collect(),
         });
     }
+    let message = manifest_message(
+        subject,
+        note,
+        carried.iter().map(|r| (r.seq, r.hash.as_str())),
+    );
     Ok(Bundle {
         format: BUNDLE_FORMAT.to_owned(),
         subject: subject.to_owned(),
         checkpoint: note.to_owned(),
-        records,
+        records: carried,
+        manifest_signature: BASE64.encode(key.sign(&message).to_bytes()),
     })
 }
 
@@ -250,7 +303,7 @@ pub fn verify(
         let prev = RecordHash::from_hex(&item.prev)
             .ok_or_else(|| record_error(seq, "prev is not 64 hex digits"))?;
         let computed = record_hash(seq, &item.recorded_at, &prev, &item.event);
-        if computed.to_hex() != item.hash.to_ascii_lowercase() {
+        if computed.to_hex() != item.hash {
             return Err(record_error(
                 seq,
                 format!(
@@ -318,6 +371,20 @@ pub fn verify(
     if genesis_size == 0 {
         return Err(BundleError::Genesis(1));
     }
+    // Every claimed hash was checked equal to the recomputed one above.
+    let message = manifest_message(
+        &bundle.subject,
+        &bundle.checkpoint,
+        bundle.records.iter().map(|r| (r.seq, r.hash.as_str())),
+    );
+    let signature = BASE64
+        .decode(bundle.manifest_signature.as_bytes())
+        .ok()
+        .and_then(|bytes| Signature::from_slice(&bytes).ok())
+        .ok_or(BundleError::Manifest)?;
+    ledger_key
+        .verify_strict(&message, &signature)
+        .map_err(|_| BundleError::Manifest)?;
     let history = device_history(&store, &bundle.subject)?;
     Ok(Verified {
         checkpoint,

@@ -477,20 +477,33 @@ pub struct ExportArgs {
     /// Where to write the bundle
     #[arg(long)]
     bundle: PathBuf,
-    /// The ledger's private key, to issue a checkpoint when none covers the records yet
-    /// [default: LEDGER.key]
+    /// The ledger's private key, to sign the bundle's manifest (and a checkpoint when none
+    /// covers the records yet) [default: LEDGER.key]
     #[arg(long)]
     ledger_key: Option<PathBuf>,
 }
 
 /// `export ID --bundle FILE`: proves against the newest kept checkpoint when it covers every
-/// record needed, else issues a new one (which needs the ledger key).
+/// record needed, else issues a new one; the ledger key signs the manifest either way.
 pub fn export(ledger: &Path, args: ExportArgs) -> Result<(), CliError> {
     use traceledger::bundle;
     let mut store = Store::open(ledger)?;
     let identity = ledger_identity(&store)?;
-    let needed = bundle::needed_seqs(&store, &identity, &args.id).map_err(bundle_error)?;
-    let last_needed = needed.last().copied().unwrap_or(0);
+    let records = bundle::needed_records(&store, &identity, &args.id).map_err(bundle_error)?;
+    let last_needed = records.last().map_or(0, |r| r.seq);
+    // The ledger key signs the manifest, so it is needed even when a kept checkpoint covers
+    // every record.
+    let key_path = args
+        .ledger_key
+        .unwrap_or_else(|| default_ledger_key(ledger));
+    let key = keys::read_signing_key(&key_path)?;
+    if key.verifying_key() != identity.public_key {
+        return Err(CliError::Usage(format!(
+            "{} is not this ledger's key ({})",
+            key_path.display(),
+            keys::key_id(&identity.public_key)
+        )));
+    }
     let kept = store.checkpoints()?.into_iter().last();
     let (note, checkpoint) = match kept {
         Some(kept) if kept.tree_size >= last_needed => {
@@ -503,16 +516,12 @@ pub fn export(ledger: &Path, args: ExportArgs) -> Result<(), CliError> {
             (kept.note, checkpoint)
         }
         _ => {
-            let key_path = args
-                .ledger_key
-                .unwrap_or_else(|| default_ledger_key(ledger));
-            let key = keys::read_signing_key(&key_path)?;
             let (checkpoint, note) = genesis::issue_checkpoint(&mut store, &identity.origin, &key)?;
             (note, checkpoint)
         }
     };
-    let made =
-        bundle::export(&store, &identity, &args.id, &note, &checkpoint).map_err(bundle_error)?;
+    let made = bundle::export(&store, &args.id, records, &note, &checkpoint, &key)
+        .map_err(bundle_error)?;
     let text =
         serde_json::to_string_pretty(&made).map_err(|e| CliError::Usage(e.to_string()))? + "\n";
     write_atomically(&args.bundle, text.as_bytes())?;

@@ -654,6 +654,19 @@ fn a_bundle_proves_the_same_dhr_offline_and_an_edited_bundle_fails() {
                 b["records"].as_array_mut().unwrap().remove(0);
             }),
         ),
+        // Every record left proves into the tree: only the signed manifest shows the gap.
+        (
+            "records were left out or added",
+            Box::new(move |b| {
+                b["records"].as_array_mut().unwrap().remove(step);
+            }),
+        ),
+        (
+            "records were left out or added",
+            Box::new(|b| {
+                b["manifest_signature"] = format!("{}==", "A".repeat(86)).into();
+            }),
+        ),
     ];
     for (words, edit) in edits {
         let mut edited = original.clone();
