@@ -208,8 +208,14 @@ fn benches(c: &mut Criterion) {
             let mut store = Store::open(&built).unwrap();
             b.iter(|| {
                 let report = verify(&mut store, false).unwrap();
-                let trust =
-                    traceledger::verify::trust::check(&store, report.records, None, &[]).unwrap();
+                let trust = traceledger::verify::trust::check(
+                    &store,
+                    report.records,
+                    None,
+                    &[],
+                    Default::default(),
+                )
+                .unwrap();
                 assert!(report.finding.is_none() && trust.finding.is_none());
             });
         },

@@ -90,7 +90,13 @@ pub fn run(dir: &Path, units: u64, seed: u64) -> Result<(), CliError> {
         }
         (None, None) => println!("   ok: empty ledger"),
     }
-    let trust = verify::trust::check(&store, report.records, None, &[])?;
+    let trust = verify::trust::check(
+        &store,
+        report.records,
+        None,
+        &[],
+        verify::signatures::Mode::Batch,
+    )?;
     if let Some(finding) = &trust.finding {
         return Err(CliError::Integrity(format!("integrity failure: {finding}")));
     }

@@ -109,6 +109,10 @@ enum Command {
         /// The ledger's public key as you hold it [default: the one the ledger names]
         #[arg(long)]
         ledger_key: Option<PathBuf>,
+        /// Check every signature one by one with strict Ed25519 (slower), instead of batch
+        /// verification with strict checks where a batch cannot decide
+        #[arg(long)]
+        strict_signatures: bool,
     },
     /// List records
     Log {
@@ -375,6 +379,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             expect_heads,
             checkpoints,
             ledger_key,
+            strict_signatures,
         } => {
             let held = trust::held_checkpoints(&checkpoints)?;
             let trusted = trust::trusted_key(ledger_key.as_deref())?;
@@ -384,8 +389,13 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
                 report.finding = verify::check_kept_heads(&store, &expect_heads)?;
             }
             if report.finding.is_none() {
+                let mode = if strict_signatures {
+                    verify::signatures::Mode::Strict
+                } else {
+                    verify::signatures::Mode::Batch
+                };
                 let checked =
-                    verify::trust::check(&store, report.records, trusted.as_ref(), &held)?;
+                    verify::trust::check(&store, report.records, trusted.as_ref(), &held, mode)?;
                 report.finding = checked.finding.clone().map(verify::Finding::Trust);
                 report.trust = Some(checked);
             }

@@ -11,6 +11,7 @@
 //! with the ledger key: the genesis, signed checkpoints (kept in the ledger or held by the
 //! auditor) checked against the records, and every electronic signature.
 
+pub mod signatures;
 pub mod trust;
 
 use crate::chain::{GENESIS_PREV, RecordHash, record_hash};

@@ -6,8 +6,9 @@
 //! record; what remains is whether this chain is the one the ledger key vouched for, and
 //! whether each signature is what Part 11 requires. One pass over the records computes the
 //! tree heads (without trusting the stored subtree hashes) and judges signatures; the
-//! Ed25519 arithmetic runs on worker threads, in batches (see `verify_signatures`).
+//! Ed25519 arithmetic runs on worker threads meanwhile ([`super::signatures`]).
 
+use super::signatures::{self, Mode, SignatureJob, SignatureQueue};
 use crate::checkpoint::{self, Checkpoint};
 use crate::genesis::{GENESIS_SOURCE, Identity};
 use crate::log_tree::RunningRoot;
@@ -138,6 +139,7 @@ pub fn check(
     records: u64,
     trusted_key: Option<&VerifyingKey>,
     held: &[CheckpointSource],
+    mode: Mode,
 ) -> Result<TrustReport, StoreError> {
     let mut report = TrustReport::default();
     let Some(identity) = crate::genesis::identity(store)? else {
@@ -203,7 +205,7 @@ pub fn check(
             ),
         });
     }
-    let pass = walk(store, records, &identity, &wanted, &mut findings)?;
+    let pass = walk(store, records, &identity, &wanted, &mut findings, mode)?;
     report.signatures_checked = pass;
     report.finding = findings
         .into_iter()
@@ -218,11 +220,50 @@ fn walk(
     identity: &Identity,
     wanted: &BTreeMap<u64, Vec<(String, Checkpoint)>>,
     findings: &mut Vec<TrustFinding>,
+    mode: Mode,
 ) -> Result<u64, StoreError> {
+    let mut first_fault: Option<TrustFinding> = None;
+    let (walked, checked, bad) = signatures::verify_during(mode, |jobs| {
+        walk_records(
+            store,
+            records,
+            identity,
+            wanted,
+            findings,
+            &mut first_fault,
+            jobs,
+        )
+    });
+    walked?;
+    if let Some(bad) = bad {
+        let finding = TrustFinding::Signature {
+            seq: bad.seq,
+            fault: SignatureFault::BadSignature {
+                index: bad.index,
+                key: bad.key_id,
+            },
+        };
+        if first_fault.as_ref().is_none_or(|f| f.seq() > finding.seq()) {
+            first_fault = Some(finding);
+        }
+    }
+    findings.extend(first_fault);
+    Ok(checked)
+}
+
+/// The walk itself: tree heads, genesis form, and each record's signatures judged against
+/// the authority, their Ed25519 checks queued to `jobs`.
+fn walk_records(
+    store: &Store,
+    records: u64,
+    identity: &Identity,
+    wanted: &BTreeMap<u64, Vec<(String, Checkpoint)>>,
+    findings: &mut Vec<TrustFinding>,
+    first_fault: &mut Option<TrustFinding>,
+    jobs: &mut SignatureQueue,
+) -> Result<(), StoreError> {
     let mut running = RunningRoot::default();
     let mut authority = Authority::default();
-    let mut jobs = SignatureJobs::default();
-    let mut first_fault: Option<TrustFinding> = None;
     let mut walk_error = None;
     store.for_each_record(1, i64::try_from(records).unwrap_or(i64::MAX), |item| {
         let view = match item {
@@ -271,40 +312,17 @@ fn walk(
         }
         if first_fault.is_none()
             && !in_genesis
-            && let Some(fault) = judge(&authority, seq, view.event_type, view.event, &mut jobs)
+            && let Some(fault) = judge(&authority, seq, view.event_type, view.event, jobs)
         {
-            first_fault = Some(TrustFinding::Signature { seq, fault });
+            *first_fault = Some(TrustFinding::Signature { seq, fault });
         }
         authority.observe(seq, view.event_type, view.event);
         ControlFlow::Continue(())
     })?;
-    if let Some(e) = walk_error {
-        return Err(e);
+    match walk_error {
+        Some(e) => Err(e),
+        None => Ok(()),
     }
-    let checked = jobs.count;
-    if let Some(bad) = verify_signatures(jobs.jobs) {
-        let finding = TrustFinding::Signature {
-            seq: bad.0,
-            fault: SignatureFault::BadSignature {
-                index: bad.1,
-                key: bad.2,
-            },
-        };
-        if first_fault.as_ref().is_none_or(|f| f.seq() > finding.seq()) {
-            first_fault = Some(finding);
-        }
-    }
-    findings.extend(first_fault);
-    Ok(checked)
-}
-
-/// One Ed25519 check to do: (seq, signature index, key id, message, signature, public key).
-type SignatureJob = (u64, usize, String, Vec<u8>, Signature, VerifyingKey);
-
-#[derive(Default)]
-struct SignatureJobs {
-    jobs: Vec<SignatureJob>,
-    count: u64,
 }
 
 /// Judges a record's signatures against the authority (everything but the Ed25519
@@ -314,7 +332,7 @@ fn judge(
     seq: u64,
     event_type: &str,
     event_json: &str,
-    jobs: &mut SignatureJobs,
+    jobs: &mut SignatureQueue,
 ) -> Option<SignatureFault> {
     let might_need = event_json.contains("\"signatures\"") || needs_signature(event_type);
     if !might_need {
@@ -338,15 +356,14 @@ fn judge(
     }
     for (index, entry) in signed.entries.iter().enumerate() {
         if let Some((_, public_key)) = authority.key(&entry.key) {
-            jobs.count += 1;
-            jobs.jobs.push((
+            jobs.push(SignatureJob {
                 seq,
                 index,
-                entry.key.clone(),
-                entry.message(&signed.content),
-                Signature::from_bytes(&entry.signature),
-                *public_key,
-            ));
+                key_id: entry.key.clone(),
+                message: entry.message(&signed.content),
+                signature: Signature::from_bytes(&entry.signature),
+                public_key: *public_key,
+            });
         }
     }
     None
@@ -368,51 +385,4 @@ fn needs_signature(event_type: &str) -> bool {
             | "correction.recorded"
             | "signature.applied"
     )
-}
-
-/// Signatures per batch: large enough for batch verification to pay, small enough that a
-/// failed batch is cheap to re-check one by one.
-const BATCH: usize = 64;
-
-/// Verifies every queued signature; returns the first bad one by seq (seq, index, key).
-///
-/// Batch verification is the fast path only: it skips the strict checks that reject
-/// malleable and small-order signatures. So each batch that passes is then accepted only if
-/// no signature or key in it is of small order or non-canonical (what `verify_strict` adds),
-/// and a batch that fails is re-checked one by one with `verify_strict`, which has the last
-/// word.
-fn verify_signatures(jobs: Vec<SignatureJob>) -> Option<(u64, usize, String)> {
-    if jobs.is_empty() {
-        return None;
-    }
-    let threads = std::thread::available_parallelism()
-        .map_or(1, usize::from)
-        .clamp(1, 8);
-    let chunk = jobs.len().div_ceil(threads).max(BATCH);
-    let bad: Vec<(u64, usize, String)> = std::thread::scope(|scope| {
-        let handles: Vec<_> = jobs
-            .chunks(chunk)
-            .map(|part| scope.spawn(move || part.chunks(BATCH).find_map(verify_batch)))
-            .collect();
-        handles
-            .into_iter()
-            .filter_map(|h| h.join().ok().flatten())
-            .collect()
-    });
-    bad.into_iter().min_by_key(|(seq, index, _)| (*seq, *index))
-}
-
-fn verify_batch(batch: &[SignatureJob]) -> Option<(u64, usize, String)> {
-    let messages: Vec<&[u8]> = batch.iter().map(|job| job.3.as_slice()).collect();
-    let signatures: Vec<Signature> = batch.iter().map(|job| job.4).collect();
-    let keys: Vec<VerifyingKey> = batch.iter().map(|job| job.5).collect();
-    let fast = ed25519_dalek::verify_batch(&messages, &signatures, &keys).is_ok()
-        && keys.iter().all(|key| !key.is_weak());
-    if fast {
-        return None;
-    }
-    batch
-        .iter()
-        .find(|job| job.5.verify_strict(&job.3, &job.4).is_err())
-        .map(|job| (job.0, job.1, job.2.clone()))
 }

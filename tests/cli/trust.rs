@@ -306,13 +306,16 @@ fn verify_catches_a_forged_signature_written_into_the_file() {
         )
         .unwrap();
     rechain(&connection, seq);
-    assert_trust_finding(
-        &ledger,
-        &[],
-        "invalid_signature",
-        Some(seq),
-        "does not verify",
-    );
+    // Batch verification finds it, and so does strict verification one by one.
+    for extra in [&[][..], &["--strict-signatures"][..]] {
+        assert_trust_finding(
+            &ledger,
+            extra,
+            "invalid_signature",
+            Some(seq),
+            "does not verify",
+        );
+    }
 }
 
 #[test]
