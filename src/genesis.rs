@@ -12,7 +12,7 @@
 //! should verify with their own copy (`verify --ledger-key`).
 
 use crate::checkpoint::{self, Checkpoint};
-use crate::event::{SchemaSet, ValidEvent, entity_refs};
+use crate::event::{SchemaSet, ValidEvent, entity_refs, unit_fact};
 use crate::log_tree;
 use crate::signing::keys::{self, KeyError};
 use crate::store::{Store, StoreError};
@@ -212,7 +212,13 @@ fn write_genesis(
     let mut appender = store.begin_append()?;
     let mut size = 0;
     for event in events {
-        size = appender.append(event, &entity_refs(&event.value))?.seq;
+        size = appender
+            .append(
+                event,
+                &entity_refs(&event.value),
+                unit_fact(&event.value).as_ref(),
+            )?
+            .seq;
     }
     appender.set_meta(META_ORIGIN, origin)?;
     appender.set_meta(

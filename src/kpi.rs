@@ -2,11 +2,13 @@
 //! first-pass yield per operation, release cycle time (median and p90) and open
 //! nonconformances, by site, product and period (the month the unit was started).
 //!
-//! A projection: walks the `unit.started` records through the type index and each unit's
-//! records through the entity index; never writes. Memory grows with the number of groups
-//! and, for the cycle-time quantiles, one number per released unit.
+//! A projection over the KPI tables the ledger keeps as it appends (`unit_progress`, from
+//! each event's [`crate::event::UnitFact`]): a query reads one row per unit of the groups
+//! asked for and never scans the log. [`kpis_from_log`] computes the same from the records
+//! themselves, the reference the tables are tested against. Memory grows with the number of
+//! groups and, for the cycle-time quantiles, one number per released unit.
 
-use crate::store::{LogFilter, Store, StoreError};
+use crate::store::{LogFilter, Store, StoreError, UnitGroupFilter, UnitProgress};
 use crate::time::parse_rfc3339_millis;
 use serde::Serialize;
 use serde_json::Value;
@@ -52,11 +54,99 @@ pub struct KpiGroup {
     cycle_hours: Vec<f64>,
 }
 
-/// Computes the KPIs, one group per (site, product, month), in that order.
+/// Computes the KPIs, one group per (site, product, month), in that order, from the KPI
+/// tables.
 ///
 /// # Errors
 /// A database error.
 pub fn kpis(store: &Store, query: &KpiQuery) -> Result<Vec<KpiGroup>, StoreError> {
+    let filter = UnitGroupFilter {
+        site: query.site.clone(),
+        product: query.product.clone(),
+        period: query.period.clone(),
+    };
+    let mut groups: BTreeMap<(String, String, String), KpiGroup> = BTreeMap::new();
+    store.for_each_unit_progress(&filter, |unit| {
+        let group = group_of(&mut groups, &unit.site, &unit.product, &unit.period);
+        add_progress(group, &unit);
+    })?;
+    for (site, product, period, op, units, passed) in store.first_pass_by_group(&filter)? {
+        let group = group_of(&mut groups, &site, &product, &period);
+        let entry = group.first_pass_yield_by_op.entry(op).or_default();
+        entry.units += units;
+        entry.passed_first_time += passed;
+    }
+    for (site, product, period, open) in store.open_ncrs_by_group(&filter)? {
+        group_of(&mut groups, &site, &product, &period).open_nonconformances += open;
+    }
+    Ok(finish(groups))
+}
+
+fn group_of<'g>(
+    groups: &'g mut BTreeMap<(String, String, String), KpiGroup>,
+    site: &str,
+    product: &str,
+    period: &str,
+) -> &'g mut KpiGroup {
+    groups
+        .entry((site.to_owned(), product.to_owned(), period.to_owned()))
+        .or_insert_with(|| KpiGroup {
+            site: site.to_owned(),
+            product: product.to_owned(),
+            period: period.to_owned(),
+            ..KpiGroup::default()
+        })
+}
+
+/// Counts one unit: started, released or scrapped, its cycle time, right first time
+/// (released, not scrapped, every operation passed at its first try, no nonconformance).
+fn add_progress(group: &mut KpiGroup, unit: &UnitProgress) {
+    group.started += 1;
+    if unit.scrapped {
+        group.scrapped += 1;
+    } else if let Some(released) = &unit.released_at {
+        group.released += 1;
+        if let (Some(start), Some(end)) = (
+            parse_rfc3339_millis(&unit.started_at),
+            parse_rfc3339_millis(released),
+        ) {
+            group.cycle_hours.push((end - start) as f64 / 3_600_000.0);
+        }
+    }
+    if !unit.scrapped
+        && unit.released_at.is_some()
+        && unit.nonconformances == 0
+        && !unit.failed_first_time
+    {
+        group.right_first_time += 1;
+    }
+}
+
+/// The rates and quantiles of each group, in group order.
+fn finish(groups: BTreeMap<(String, String, String), KpiGroup>) -> Vec<KpiGroup> {
+    let mut out: Vec<KpiGroup> = groups.into_values().collect();
+    for group in &mut out {
+        let done = group.released + group.scrapped;
+        group.right_first_time_rate =
+            (done > 0).then(|| group.right_first_time as f64 / done as f64);
+        for op in group.first_pass_yield_by_op.values_mut() {
+            op.first_pass_yield =
+                (op.units > 0).then(|| op.passed_first_time as f64 / op.units as f64);
+        }
+        group.cycle_hours.sort_by(f64::total_cmp);
+        group.release_cycle_hours_median = quantile(&group.cycle_hours, 0.5);
+        group.release_cycle_hours_p90 = quantile(&group.cycle_hours, 0.9);
+    }
+    out
+}
+
+/// [`kpis`] computed from the records alone, walking each started unit's records through
+/// the entity index: slow (it reads every record of every unit), the reference the KPI
+/// tables are held to.
+///
+/// # Errors
+/// A database error.
+pub fn kpis_from_log(store: &Store, query: &KpiQuery) -> Result<Vec<KpiGroup>, StoreError> {
     let mut groups: BTreeMap<(String, String, String), KpiGroup> = BTreeMap::new();
     let mut failure = None;
     let starts = LogFilter {
@@ -102,20 +192,7 @@ pub fn kpis(store: &Store, query: &KpiQuery) -> Result<Vec<KpiGroup>, StoreError
     if let Some(e) = failure {
         return Err(e);
     }
-    let mut out: Vec<KpiGroup> = groups.into_values().collect();
-    for group in &mut out {
-        let done = group.released + group.scrapped;
-        group.right_first_time_rate =
-            (done > 0).then(|| group.right_first_time as f64 / done as f64);
-        for op in group.first_pass_yield_by_op.values_mut() {
-            op.first_pass_yield =
-                (op.units > 0).then(|| op.passed_first_time as f64 / op.units as f64);
-        }
-        group.cycle_hours.sort_by(f64::total_cmp);
-        group.release_cycle_hours_median = quantile(&group.cycle_hours, 0.5);
-        group.release_cycle_hours_p90 = quantile(&group.cycle_hours, 0.9);
-    }
-    Ok(out)
+    Ok(finish(groups))
 }
 
 /// Nearest-rank quantile of sorted values.
@@ -135,7 +212,6 @@ fn add_unit(
     unit: &str,
     started_at: &str,
 ) -> Result<(), StoreError> {
-    group.started += 1;
     let filter = LogFilter {
         entity: Some(unit.to_owned()),
         ..LogFilter::default()
@@ -181,8 +257,9 @@ fn add_unit(
         entry.units += 1;
         entry.passed_first_time += u64::from(*passed);
     }
+    let mut open = 0u64;
     for ncr in &ncrs {
-        let dispositioned = store
+        let dispositioned = !store
             .records_of_type_naming(
                 "nonconformance.dispositioned",
                 crate::event::EntityKind::Ncr,
@@ -190,24 +267,22 @@ fn add_unit(
                 ncr,
             )?
             .is_empty();
-        group.open_nonconformances += u64::from(dispositioned);
+        open += u64::from(!dispositioned);
     }
-    if scrapped {
-        group.scrapped += 1;
-    } else if let Some(released) = &released_at {
-        group.released += 1;
-        if let (Some(start), Some(end)) = (
-            parse_rfc3339_millis(started_at),
-            parse_rfc3339_millis(released),
-        ) {
-            group.cycle_hours.push((end - start) as f64 / 3_600_000.0);
-        }
-    }
-    // Right first time: released (not scrapped), every operation passed at its first try,
-    // and no nonconformance.
-    if !scrapped && released_at.is_some() && ncrs.is_empty() && first_result.values().all(|p| *p) {
-        group.right_first_time += 1;
-    }
+    group.open_nonconformances += open;
+    add_progress(
+        group,
+        &UnitProgress {
+            site: group.site.clone(),
+            product: group.product.clone(),
+            period: group.period.clone(),
+            started_at: started_at.to_owned(),
+            released_at,
+            scrapped,
+            nonconformances: ncrs.len() as u64,
+            failed_first_time: first_result.values().any(|passed| !passed),
+        },
+    );
     Ok(())
 }
 

@@ -9,10 +9,12 @@ mod canonical;
 mod refs;
 mod schema;
 mod strict_json;
+mod unit_facts;
 
 pub use canonical::{CanonicalError, canonical_json};
 pub use refs::{EntityKind, EntityRef, RefRole, entity_refs};
 pub use schema::{SchemaError, SchemaSet};
+pub use unit_facts::{UnitFact, unit_fact};
 
 use serde_json::Value;
 use std::fmt;

@@ -10,7 +10,8 @@
 //! a callback).
 
 use crate::event::{
-    EntityKind, EntityRef, RefRole, RejectCode, Rejection, SchemaSet, ValidEvent, entity_refs,
+    EntityKind, EntityRef, RefRole, RejectCode, Rejection, SchemaSet, UnitFact, ValidEvent,
+    entity_refs, unit_fact,
 };
 use crate::genesis::GENESIS_SOURCE;
 use crate::signing::authority::{
@@ -130,6 +131,8 @@ struct PreparedLine {
 struct Prepared {
     event: ValidEvent,
     refs: Vec<EntityRef>,
+    /// What it says about a unit, for the KPI tables.
+    fact: Option<UnitFact>,
     label: Option<LabelUdi>,
     signatures: Option<Signatures>,
     /// What the event changes in who may sign, stamped with its `occurred_at`.
@@ -228,6 +231,7 @@ fn prepare_lines(
             Ok(None) => continue,
             Ok(Some(text)) => ValidEvent::parse(text, schemas).and_then(|mut event| {
                 let refs = entity_refs(&event.value);
+                let fact = unit_fact(&event.value);
                 let label = udi_check::parse_event_udi(&event)?;
                 let (signatures, change) = prepare_signatures(&event)?;
                 // The parsed tree is not needed past this stage; freeing it here keeps that
@@ -236,6 +240,7 @@ fn prepare_lines(
                 Ok(Prepared {
                     event,
                     refs,
+                    fact,
                     label,
                     signatures,
                     change,
@@ -450,6 +455,7 @@ fn write_event(
     let Prepared {
         event,
         refs,
+        fact,
         label,
         signatures,
         change,
@@ -482,7 +488,7 @@ fn write_event(
             None => Err(rejection),
         });
     }
-    match appender.append(event, refs) {
+    match appender.append(event, refs, fact.as_ref()) {
         Ok(head) => {
             for entity_ref in refs.iter().filter(|r| r.role.defines()) {
                 known.remember(entity_ref.kind, &entity_ref.id);

@@ -10,7 +10,7 @@
 //! nothing of it behind.
 
 use crate::chain::{GENESIS_PREV, Record, RecordHash, record_hash};
-use crate::event::{EntityKind, EntityRef, RefRole, ValidEvent};
+use crate::event::{EntityKind, EntityRef, RefRole, UnitFact, ValidEvent};
 use crate::time;
 use rusqlite::{
     Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior, params,
@@ -20,14 +20,17 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 mod tree;
+mod unit_progress;
 pub use tree::StoredCheckpoint;
+pub use unit_progress::{FirstPassRow, OpenNcrRow, UnitGroupFilter, UnitProgress};
 
 /// `PRAGMA application_id`: "TLGR". Marks the file as a traceledger ledger.
 const APPLICATION_ID: i32 = 0x544c_4752;
 /// `PRAGMA user_version`: the layout of schema.sql. Another version is refused, never migrated
 /// silently.
-pub const SCHEMA_VERSION: i32 = 2;
+pub const SCHEMA_VERSION: i32 = 3;
 const SCHEMA_SQL: &str = include_str!("schema.sql");
+const UNIT_PROGRESS_SQL: &str = unit_progress::TABLES_SQL;
 
 /// How long a writer waits for another writer's transaction (another `ingest`) to finish.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(600);
@@ -136,6 +139,14 @@ pub struct DerivedDiff {
     pub extra: u64,
     pub first_missing: Option<DerivedRow>,
     pub first_extra: Option<DerivedRow>,
+    /// Rows of the KPI tables that differ from ones recomputed from the records.
+    pub kpi_rows_differing: u64,
+}
+
+impl DerivedDiff {
+    pub fn matches(&self) -> bool {
+        self.missing == 0 && self.extra == 0 && self.kpi_rows_differing == 0
+    }
 }
 
 pub struct Store {
@@ -192,6 +203,7 @@ impl Store {
                  PRAGMA application_id = {APPLICATION_ID};
                  PRAGMA user_version = {SCHEMA_VERSION};
                  {SCHEMA_SQL}
+                 {UNIT_PROGRESS_SQL}
                  COMMIT;"
             ))?;
             conn.execute(
@@ -233,6 +245,7 @@ impl Store {
     pub fn scratch() -> Result<Store, StoreError> {
         let conn = Connection::open_in_memory()?;
         conn.execute_batch(SCHEMA_SQL)?;
+        conn.execute_batch(UNIT_PROGRESS_SQL)?;
         Ok(Store {
             conn,
             path: PathBuf::from(":memory:"),
@@ -302,7 +315,10 @@ impl Store {
             )));
         }
         let version: i32 = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
-        if version != SCHEMA_VERSION {
+        if version == 2 {
+            configure(&conn)?;
+            migrate_2_to_3(&conn)?;
+        } else if version != SCHEMA_VERSION {
             return Err(StoreError::WrongVersion {
                 path: path.to_owned(),
                 found: version,
@@ -521,6 +537,7 @@ impl Store {
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         tx.execute("DELETE FROM entity_refs", [])?;
         let count = fill_refs(&tx, "entity_refs", &refs_of)?;
+        unit_progress::rebuild(&tx)?;
         tx.commit()?;
         Ok(count)
     }
@@ -565,6 +582,7 @@ impl Store {
             extra,
             first_missing,
             first_extra,
+            kpi_rows_differing: unit_progress::differences(&mut self.conn)?,
         })
     }
 }
@@ -597,6 +615,21 @@ where
         count += 1;
     }
     Ok(count)
+}
+
+/// Schema 3 adds the KPI tables: made and filled from the records, in one transaction.
+fn migrate_2_to_3(conn: &Connection) -> Result<(), StoreError> {
+    conn.execute_batch("BEGIN IMMEDIATE")?;
+    let result = (|| {
+        conn.execute_batch(UNIT_PROGRESS_SQL)?;
+        unit_progress::rebuild(conn)?;
+        conn.execute_batch("PRAGMA user_version = 3; COMMIT;")?;
+        Ok::<_, StoreError>(())
+    })();
+    if result.is_err() {
+        let _ = conn.execute_batch("ROLLBACK");
+    }
+    result
 }
 
 /// The head recorded in `meta` at the last commit: what the ledger last claimed to be.
@@ -848,11 +881,18 @@ impl Appender<'_> {
         self.head.map_or(1, |h| h.seq + 1)
     }
 
-    /// Appends `event` as the next record and indexes `refs`. Returns the new head.
+    /// Appends `event` as the next record, indexes `refs` and applies `fact` to the KPI
+    /// tables (both read from the event by the caller, off the writing thread). Returns the
+    /// new head.
     ///
     /// # Errors
     /// `IdTaken` if a record with this event id exists (nothing is appended); or a database error.
-    pub fn append(&mut self, event: &ValidEvent, refs: &[EntityRef]) -> Result<Head, StoreError> {
+    pub fn append(
+        &mut self,
+        event: &ValidEvent,
+        refs: &[EntityRef],
+        fact: Option<&UnitFact>,
+    ) -> Result<Head, StoreError> {
         let seq = self.head.map_or(1, |h| h.seq + 1);
         let prev = self.head.map_or(GENESIS_PREV, |h| h.hash);
         // The ledger clock never runs backwards in the log, even if the system clock does.
@@ -899,6 +939,9 @@ impl Appender<'_> {
                 entity_ref.role.code(),
                 seq as i64
             ])?;
+        }
+        if let Some(fact) = fact {
+            unit_progress::apply(&self.tx, fact)?;
         }
         let head = Head { seq, hash };
         self.head = Some(head);

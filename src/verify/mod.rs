@@ -186,7 +186,8 @@ pub struct VerifyReport {
     pub records: u64,
     pub head: Option<Head>,
     pub finding: Option<Finding>,
-    /// With `--derived`: how the stored entity index differs from one rebuilt from the log.
+    /// With `--derived`: how the stored entity index and KPI tables differ from ones rebuilt
+    /// from the log.
     pub derived: Option<DerivedDiff>,
     /// What the trust checks covered, when they ran ([`trust::check`]).
     pub trust: Option<trust::TrustReport>,
@@ -194,11 +195,7 @@ pub struct VerifyReport {
 
 impl VerifyReport {
     pub fn intact(&self) -> bool {
-        self.finding.is_none()
-            && self
-                .derived
-                .as_ref()
-                .is_none_or(|d| d.missing == 0 && d.extra == 0)
+        self.finding.is_none() && self.derived.as_ref().is_none_or(DerivedDiff::matches)
     }
 }
 

@@ -78,3 +78,79 @@ fn an_open_nonconformance_is_counted_until_dispositioned() {
         "a unit with an NCR is not right first time"
     );
 }
+
+/// A simulated plant of `units` devices in a new ledger.
+fn simulated_plant(units: &str, seed: &str) -> Ledger {
+    let ledger = Ledger::for_simulation();
+    let events = ledger.file("plant.ndjson");
+    let mut simulate = traceledger();
+    simulate.args(["simulate", "--units", units, "--seed", seed]);
+    let stream = stdout_of(simulate);
+    std::fs::write(&events, stream).unwrap();
+    ledger
+        .run(&["ingest", "--quiet", events.to_str().unwrap()])
+        .assert()
+        .success();
+    ledger
+}
+
+#[test]
+fn the_kpi_tables_kept_at_ingest_give_what_the_records_give() {
+    let ledger = simulated_plant("300", "11");
+    for filter in [
+        &[][..],
+        &["--site", "GAL"][..],
+        &["--product", "NS-200", "--period", "2026"][..],
+    ] {
+        let mut tables = vec!["kpi", "--json"];
+        tables.extend_from_slice(filter);
+        let mut from_log = tables.clone();
+        from_log.push("--from-log");
+        let kept = stdout_of(ledger.run(&tables));
+        assert_eq!(kept, stdout_of(ledger.run(&from_log)), "{filter:?}");
+        let groups: serde_json::Value = serde_json::from_str(&kept).unwrap();
+        assert!(!groups.as_array().unwrap().is_empty(), "{filter:?}");
+    }
+}
+
+#[test]
+fn a_ledger_of_schema_2_gets_its_kpi_tables_on_open() {
+    let ledger = simulated_plant("60", "5");
+    let before = stdout_of(ledger.run(&["kpi", "--json"]));
+    ledger
+        .sqlite()
+        .execute_batch(
+            "DROP TABLE unit_progress; DROP TABLE unit_first_results; DROP TABLE unit_ncrs;
+             PRAGMA user_version = 2;",
+        )
+        .unwrap();
+    assert_eq!(stdout_of(ledger.run(&["kpi", "--json"])), before);
+    let version: i64 = ledger
+        .sqlite()
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, 3);
+}
+
+#[test]
+fn verify_derived_finds_an_edited_kpi_table_and_rebuild_mends_it() {
+    let ledger = simulated_plant("60", "5");
+    let before = stdout_of(ledger.run(&["kpi", "--json"]));
+    // An insider marks a released unit scrapped, to move the scrap rate.
+    let changed = ledger
+        .sqlite()
+        .execute(
+            "UPDATE unit_progress SET scrapped = 1 WHERE unit = (SELECT unit FROM unit_progress WHERE released_at IS NOT NULL AND scrapped = 0 LIMIT 1)",
+            [],
+        )
+        .unwrap();
+    assert_eq!(changed, 1);
+    assert_ne!(stdout_of(ledger.run(&["kpi", "--json"])), before);
+    let (code, report) = ledger.verify_json_with(&["--derived"]);
+    assert_eq!(code, EXIT_INTEGRITY, "{report}");
+    assert_eq!(report["derived"]["kpi_rows_differing"], 2, "{report}");
+    ledger.run(&["rebuild"]).assert().success();
+    assert_eq!(stdout_of(ledger.run(&["kpi", "--json"])), before);
+    let (code, report) = ledger.verify_json_with(&["--derived"]);
+    assert_eq!(code, 0, "{report}");
+}

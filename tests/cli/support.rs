@@ -124,7 +124,14 @@ impl Ledger {
 
     /// Runs `verify --json` and returns (exit code, parsed output).
     pub fn verify_json(&self) -> (i32, serde_json::Value) {
-        let output = self.run(&["verify", "--json"]).output().unwrap();
+        self.verify_json_with(&[])
+    }
+
+    /// `verify --json` with more arguments: the exit code and the report.
+    pub fn verify_json_with(&self, extra: &[&str]) -> (i32, serde_json::Value) {
+        let mut args = vec!["verify", "--json"];
+        args.extend_from_slice(extra);
+        let output = self.run(&args).output().unwrap();
         let value = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
             panic!(
                 "verify --json printed no JSON ({e}): {}",
