@@ -562,15 +562,6 @@ fn check_compound_message(
     separators: &[usize],
 ) -> Result<(), UdiError> {
     let end = following.last().map_or(header.end(), Structure::end);
-    if let Some(&gap) = separators
-        .iter()
-        .find(|&&p| p > header.identifier_at && p < end)
-    {
-        return Err(UdiError::new(
-            gap,
-            "nothing may come between the data structures of a compound message (ST-001 §2.4.23 rule 2)",
-        ));
-    }
     let (count, sequence) = header.content.split_at(2);
     let announced: usize = count
         .parse()
@@ -617,6 +608,17 @@ fn check_compound_message(
                 "the compound message announces {announced} data structures (=+{count}...); {} follow",
                 following.len()
             ),
+        ));
+    }
+    // Counted first: a structure past the announced ones is one too many, even in a symbol
+    // of its own.
+    if let Some(&gap) = separators
+        .iter()
+        .find(|&&p| p > header.identifier_at && p < end)
+    {
+        return Err(UdiError::new(
+            gap,
+            "nothing may come between the data structures of a compound message (ST-001 §2.4.23 rule 2)",
         ));
     }
     if let Some(first) = following.first()
@@ -753,5 +755,9 @@ mod tests {
         let error = parse(&format!("=+04000{body}")).unwrap_err();
         assert_eq!(error.position, 7 + body.len(), "{error}");
         assert!(error.rule.contains("announces 4"), "{error}");
+        // A structure beyond the count is one too many, even scanned as a symbol of its own.
+        let error = parse(&format!("=+03000{body} =>019031")).unwrap_err();
+        assert_eq!(error.position, 7 + body.len() + 1, "{error}");
+        assert!(error.rule.contains("one more begins here"), "{error}");
     }
 }
