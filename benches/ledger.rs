@@ -281,6 +281,14 @@ fn benches(c: &mut Criterion) {
                 .unwrap()
         })
     });
+    queries.bench_function("udi_parse_isbt128", |b| {
+        b.iter(|| {
+            traceledger::udi::parse(
+                "=+06000=/A9999XYZ100T0476=,000025=A99971712345600=>019032=}017032&,1000000000000XYZ123",
+            )
+            .unwrap()
+        })
+    });
     queries.finish();
 }
 

@@ -18,8 +18,9 @@ use serde_json::Value;
 use std::collections::HashSet;
 use std::ops::ControlFlow;
 
-/// How a UDI can begin: GS1 parentheses, HIBCC flag, symbology identifier, FNC1.
-const UDI_FIRST_CHARS: [char; 4] = ['(', '+', ']', '\u{1d}'];
+/// How a UDI can begin: GS1 parentheses, HIBCC flag, symbology identifier, FNC1, ISBT 128
+/// data identifier. No ledger identifier begins with '=' or '&'.
+const UDI_FIRST_CHARS: [char; 6] = ['(', '+', ']', '\u{1d}', '=', '&'];
 
 /// Beyond this depth a trace stops: no real bill of materials is this deep, so a deeper one
 /// means a cycle in the data that the visited set did not catch.
@@ -137,7 +138,7 @@ fn resolve(store: &Store, input: &str) -> Result<(NodeKind, String), GenealogyEr
             input: input.to_owned(),
             source,
         })?;
-        parsed.serial.into_iter().chain(parsed.lot).collect()
+        parsed.unit().into_iter().chain(parsed.lot).collect()
     } else {
         vec![input.to_owned()]
     };

@@ -156,10 +156,17 @@ pub fn print_udi(input: &str, json: bool) -> Result<(), CliError> {
     println!("serial:          {}", or_dash(&udi.serial));
     println!("expiry:          {}", or_dash(&udi.expiry));
     println!("manufactured:    {}", or_dash(&udi.manufactured));
+    if let Some(din) = &udi.donation_identification_number {
+        println!("donation (DIN):  {din}");
+    }
+    // ISBT 128 data identifiers are shown as printed on the label, before their data.
     let elements: Vec<String> = udi
         .elements
         .iter()
-        .map(|(ai, value)| format!("({ai}) {value}"))
+        .map(|(identifier, value)| match udi.agency {
+            traceledger::udi::Agency::Iccbba => format!("{identifier}{value}"),
+            _ => format!("({identifier}) {value}"),
+        })
         .collect();
     println!("elements:        {}", elements.join("  "));
     Ok(())

@@ -4,8 +4,9 @@
 //! and is refused (`udi_mismatch`); an unparseable UDI is `invalid_udi`. What a scanner reads
 //! back (`label.verified`) is a fact on the floor and is never refused here: the DHR flags it.
 //!
-//! GS1 and HIBCC UDIs are parsed; for ISBT 128 products the check waits for its parser
-//! (issue 3).
+//! GS1, HIBCC and ICCBBA (ISBT 128) UDIs are parsed. An ISBT 128 unit is named by its DIN
+//! followed by its serial (the Product Divisions code), which alone is unique only within one
+//! donation ([`udi::Udi::unit`]).
 
 use crate::event::{EntityKind, RejectCode, Rejection, ValidEvent};
 use crate::store::{Appender, StoreError};
@@ -20,8 +21,10 @@ const REMEMBERED_MAX: usize = 200_000;
 /// names it must match.
 #[derive(Debug, Clone)]
 pub(super) struct LabelUdi {
+    agency: udi::Agency,
     device_identifier: String,
-    serial: Option<String>,
+    /// The unit the UDI names, as the ledger names units ([`udi::Udi::unit`]).
+    unit_named: Option<String>,
     lot: Option<String>,
     product: Option<String>,
     unit: Option<String>,
@@ -46,8 +49,6 @@ pub(super) fn parse_event_udi(event: &ValidEvent) -> Result<Option<LabelUdi>, Re
     };
     let parsed = match udi::parse(text) {
         Ok(parsed) => parsed,
-        // ISBT 128 is not parsed yet: nothing to compare.
-        Err(_) if text.starts_with(['=', '&']) => return Ok(None),
         Err(e) => {
             return Err(Rejection::new(
                 RejectCode::InvalidUdi,
@@ -58,8 +59,9 @@ pub(super) fn parse_event_udi(event: &ValidEvent) -> Result<Option<LabelUdi>, Re
     };
     let text_of = |name: &str| data.get(name).and_then(Value::as_str).map(str::to_owned);
     Ok(Some(LabelUdi {
+        agency: parsed.agency,
+        unit_named: parsed.unit(),
         device_identifier: parsed.device_identifier,
-        serial: parsed.serial,
         lot: parsed.lot,
         product: text_of("product"),
         unit: text_of("unit"),
@@ -71,7 +73,7 @@ pub(super) fn parse_event_udi(event: &ValidEvent) -> Result<Option<LabelUdi>, Re
 /// Second stage memory: products' UDI-DIs and the products of units and lots.
 #[derive(Default)]
 pub(super) struct UdiMemory {
-    /// Product to its UDI-DI (`None` for agencies not parsed yet).
+    /// Product to its UDI-DI (`None` when the product names no agency the parser knows).
     products: HashMap<String, Option<String>>,
     /// Unit or lot to its product.
     made_of: HashMap<(EntityKind, String), String>,
@@ -91,7 +93,7 @@ impl UdiMemory {
             .and_then(|event| serde_json::from_str::<Value>(&event).ok())
             .and_then(|event| {
                 let data = &event["data"];
-                let parsed = data["agency"] == "GS1" || data["agency"] == "HIBCC";
+                let parsed = ["GS1", "HIBCC", "ICCBBA"].contains(&data["agency"].as_str()?);
                 // A HIBCC DI may be written with its '+' flag; the parser's DI has none.
                 let di = data["udi_di"]
                     .as_str()
@@ -188,8 +190,12 @@ impl UdiMemory {
                 label.device_identifier
             ));
         }
-        let (carried, name) = match kind {
-            EntityKind::Unit => (&label.serial, "serial (21)"),
+        let (carried, name) = match (kind, label.agency) {
+            (EntityKind::Unit, udi::Agency::Iccbba) => {
+                (&label.unit_named, "DIN and serial (=, Product Divisions)")
+            }
+            (EntityKind::Unit, _) => (&label.unit_named, "serial (21)"),
+            (_, udi::Agency::Iccbba) => (&label.lot, "lot (&,1)"),
             _ => (&label.lot, "lot (10)"),
         };
         match carried {

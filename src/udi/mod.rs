@@ -3,13 +3,16 @@
 //!
 //! The FDA accredits three issuing agencies. GS1 (`gs1`) is parsed in all three of its forms,
 //! with the AI table taken from GS1's own Barcode Syntax Dictionary (`ai_table`); HIBCC
-//! (`hibcc`) in its primary, secondary and supplemental structures. ICCBBA (ISBT 128) is
-//! recognised and refused with a clear "not supported yet" until its parser exists (issue 3).
-//! Pure: no I/O.
+//! (`hibcc`) in its primary, secondary and supplemental structures; ICCBBA (`isbt128`) as the
+//! ISBT 128 data structures of a device containing medical products of human origin, in a
+//! compound message or as separate structures, its DI the Processor Product Identification
+//! Code. The agency is told by the first character: `+` HIBCC, `=` or `&` (after an optional
+//! symbology identifier) ISBT 128, anything else GS1. Pure: no I/O.
 
 mod ai_table;
 pub mod gs1;
 pub mod hibcc;
+pub mod isbt128;
 
 pub use ai_table::{AiDefinition, lookup as gs1_ai};
 use serde::Serialize;
@@ -37,7 +40,13 @@ pub struct Udi {
     pub expiry: Option<String>,
     /// ISO date `YYYY-MM-DD`.
     pub manufactured: Option<String>,
-    /// Every element as read, in order: (AI, data) for GS1.
+    /// ISBT 128 only: the 13-character Donation Identification Number, the "distinct
+    /// identification code" of 21 CFR 1271.290(c) that 21 CFR 801.40(b) makes a production
+    /// identifier of an HCT/P regulated as a device.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub donation_identification_number: Option<String>,
+    /// Every element as read, in order: (AI, data) for GS1, (data identifier, data content)
+    /// for ISBT 128.
     pub elements: Vec<(String, String)>,
 }
 
@@ -50,7 +59,22 @@ impl Udi {
             serial: None,
             expiry: None,
             manufactured: None,
+            donation_identification_number: None,
             elements: Vec::new(),
+        }
+    }
+
+    /// The unit (serialized device) this UDI labels, by the name the ledger gives it: the
+    /// serial; for ISBT 128 the DIN followed by the serial, because a Product Divisions code
+    /// is unique only for one product and DIN (ST-001 §2.4.32), never on its own.
+    pub fn unit(&self) -> Option<String> {
+        match self.agency {
+            Agency::Iccbba => self
+                .donation_identification_number
+                .as_ref()
+                .zip(self.serial.as_ref())
+                .map(|(din, serial)| format!("{din}{serial}")),
+            Agency::Gs1 | Agency::Hibcc => self.serial.clone(),
         }
     }
 }
@@ -93,11 +117,15 @@ pub fn parse(input: &str) -> Result<Udi, UdiError> {
     if input.starts_with('+') {
         return hibcc::parse(input);
     }
-    if input.starts_with('=') || input.starts_with("&") {
-        return Err(UdiError::new(
-            0,
-            "this looks like an ISBT 128 UDI: ICCBBA parsing is not supported yet",
-        ));
+    // ISBT 128 data structures all begin with '=' or '&' (ST-001 §2.1); a symbology
+    // identifier may come first. GS1 data never begins with either.
+    let after_symbology = if input.starts_with(']') {
+        input.get(3..).unwrap_or("")
+    } else {
+        input
+    };
+    if after_symbology.starts_with(['=', '&']) {
+        return isbt128::parse(input);
     }
     gs1::parse(input)
 }

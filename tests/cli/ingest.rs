@@ -528,3 +528,95 @@ fn a_udi_that_is_not_the_devices_is_refused() {
     );
     assert_eq!(ledger.count(), before);
 }
+
+/// Issue 3, ISBT 128: an ICCBBA product's unit is named by its DIN and serial (the Product
+/// Divisions code, unique only within one donation), and its UDI must name that unit.
+#[test]
+fn an_isbt128_udi_must_name_the_devices_din_and_serial() {
+    let ledger = Ledger::with_plant();
+    let before = ledger.count();
+    let product = r#"{"id":"t-isbt-1","type":"product.defined","occurred_at":"2026-11-16T07:00:00Z","site":"GAL","source":"cli:dmurphy","actor":"p-1107","data":{"product":"ACL-TND","name":"Tendon allograft with suture for ACL repair","control":"serial","udi_di":"A9997XYZ100T0480","agency":"ICCBBA"}}"#;
+    // Ingest does not tie a unit's product to its work order's; any released order will do.
+    let started = |id: &str, unit: &str, udi: &str| {
+        format!(
+            r#"{{"id":"{id}","type":"unit.started","occurred_at":"2026-11-16T08:12:05+08:00","site":"PEN","source":"station:PEN-ASM-01","actor":"p-2001","data":{{"unit":"{unit}","product":"ACL-TND","work_order":"WO-PEN-26-0311","udi":"{udi}"}}}}"#
+        )
+    };
+    // ST-017 Appendix 2's tendon: DIN A9997 17 123456, PDC T0480, serial 02, expiring
+    // 2018-01-08, as ICCBBA's specified sequence 035.
+    let good = "=+04035=/A9997XYZ100T0480=,000002=A99971712345600=>018008";
+    let lines = [
+        product.to_owned(),
+        started("t-isbt-2", "A999717123456000002", good),
+        // 3: the serial alone names no unit: another donation has a division 000003 too.
+        started(
+            "t-isbt-3",
+            "000003",
+            "=/A9997XYZ100T0480=,000003=A99971712345600",
+        ),
+        // 4: another product's PPIC.
+        started(
+            "t-isbt-4",
+            "A999717123456000004",
+            "=/A9997XYZ100T0481=,000004=A99971712345600",
+        ),
+        // 5: a day of the year 2018 does not have.
+        started(
+            "t-isbt-5",
+            "A999717123456000005",
+            "=/A9997XYZ100T0480=,000005=A99971712345600=>018366",
+        ),
+    ];
+    let input = ledger.file("isbt.ndjson");
+    let rejects = ledger.file("bad.ndjson");
+    std::fs::write(&input, lines.join("\n")).unwrap();
+    let output = ledger
+        .run(&[
+            "ingest",
+            input.to_str().unwrap(),
+            "--rejects",
+            rejects.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(ledger.count(), before + 2);
+    let rejected: Vec<serde_json::Value> = std::fs::read_to_string(&rejects)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let summary: Vec<(i64, &str, &str)> = rejected
+        .iter()
+        .map(|r| {
+            (
+                r["line"].as_i64().unwrap(),
+                r["code"].as_str().unwrap(),
+                r["error"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(summary.len(), 3, "{summary:?}");
+    assert_eq!((summary[0].0, summary[0].1), (3, "udi_mismatch"));
+    assert!(
+        summary[0].2.contains("DIN and serial") && summary[0].2.contains("A999717123456000003"),
+        "{summary:?}"
+    );
+    assert_eq!((summary[1].0, summary[1].1), (4, "udi_mismatch"));
+    assert!(summary[1].2.contains("A9997XYZ100T0481"), "{summary:?}");
+    assert_eq!((summary[2].0, summary[2].1), (5, "invalid_udi"));
+    assert!(summary[2].2.contains("day 366 of 2018"), "{summary:?}");
+
+    // The UDI finds its unit for a recall trace.
+    let output = ledger.run(&["trace", good, "--backward"]).output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(String::from_utf8_lossy(&output.stdout).contains("A999717123456000002"));
+}

@@ -1,5 +1,6 @@
-//! UDI parsing (GS1 so far): valid and invalid cases of each form, the simulator's labels, a
-//! property test (format, then parse, gives back the same fields) and the CLI.
+//! UDI parsing (GS1, HIBCC, ICCBBA ISBT 128): valid and invalid cases of each form, the
+//! simulator's labels, property tests (format, then parse, gives back the same fields) and the
+//! CLI.
 
 use crate::support::*;
 use proptest::prelude::*;
@@ -287,4 +288,311 @@ proptest! {
             prop_assert_eq!(udi.expiry.as_deref(), Some(want.as_str()));
         }
     }
+}
+
+/// An ISBT 128 UDI of a device containing MPHO that ICCBBA and HL7 publish, with what they say
+/// it means.
+#[test]
+fn isbt128_udis_published_by_iccbba_and_hl7_parse_to_their_fields() {
+    // HL7 FHIR's Device example "example-udi2" (an HCT/P): a compound message of ICCBBA's
+    // specified sequence 037, which FHIR reads as DI A9999XYZ100T0474, DIN A99971312345600,
+    // manufactured 2013-02-01 and expiring 2014-02-01.
+    let udi = parse("=+05037=/A9999XYZ100T0474=,000025=A99971312345600=>014032=}013032").unwrap();
+    assert_eq!(udi.agency, Agency::Iccbba);
+    assert_eq!(udi.device_identifier, "A9999XYZ100T0474");
+    assert_eq!(
+        udi.donation_identification_number.as_deref(),
+        Some("A999713123456")
+    );
+    assert_eq!(udi.serial.as_deref(), Some("000025"));
+    assert_eq!(udi.expiry.as_deref(), Some("2014-02-01"));
+    assert_eq!(udi.manufactured.as_deref(), Some("2013-02-01"));
+    assert_eq!(udi.lot, None);
+
+    // ICCBBA ST-017 §5: the same UDI as a compound message, as its human-readable
+    // interpretation (no compound header), from a Data Matrix scanner, and as separate
+    // Code 128 symbols read one after another.
+    let body = "=/A9999XYZ100T0476=,000025=A99971712345600=>019032=}017032&,1000000000000XYZ123";
+    let forms = [
+        format!("=+06000{body}"),
+        body.to_owned(),
+        format!("]d1=+06000{body}"),
+        "]C0=/A9999XYZ100T0476 ]C0=A99971712345600 =,000025 =}017032 &,1000000000000XYZ123 =>019032\r\n".to_owned(),
+    ];
+    for form in &forms {
+        let udi = parse(form).unwrap_or_else(|e| panic!("{form}: {e}"));
+        assert_eq!(udi.agency, Agency::Iccbba, "{form}");
+        assert_eq!(udi.device_identifier, "A9999XYZ100T0476", "{form}");
+        assert_eq!(udi.serial.as_deref(), Some("000025"), "{form}");
+        assert_eq!(
+            udi.donation_identification_number.as_deref(),
+            Some("A999717123456"),
+            "{form}"
+        );
+        assert_eq!(udi.expiry.as_deref(), Some("2019-02-01"), "{form}");
+        assert_eq!(udi.manufactured.as_deref(), Some("2017-02-01"), "{form}");
+        assert_eq!(udi.lot.as_deref(), Some("000000000000XYZ123"), "{form}");
+        assert_eq!(udi.unit().as_deref(), Some("A999717123456000025"), "{form}");
+    }
+}
+
+#[test]
+fn invalid_isbt128_udis_name_the_position_and_the_rule() {
+    // PPIC (18 characters with its data identifier), DIN (16), Product Divisions (8).
+    let base = "=/A9997XYZ100T0479=A99991712345600=,000012";
+    let with = |tail: &str| format!("{base}{tail}");
+    let cases: Vec<(String, usize, &str)> = vec![
+        // Wrong data identifiers: another ISBT 128 structure, none at all, a national one.
+        (with("=<E0291000"), 42, "Product Code (data structure 003)"),
+        (
+            with("&>0193652359"),
+            42,
+            "Expiration Date and Time (data structure 005)",
+        ),
+        (with("=?123"), 42, "=? is not an ISBT 128 data identifier"),
+        (with("&a12345"), 42, "defined nationally or by a facility"),
+        (with(" X1"), 43, "begins with its data identifier"),
+        // Wrong lengths.
+        (
+            "=/A9997XYZ100T047=A99991712345600=,000012".to_owned(),
+            2,
+            "has 16 characters of data; 15 found",
+        ),
+        (
+            "=/A9997XYZ100T04790=A99991712345600=,000012".to_owned(),
+            18,
+            "more follow",
+        ),
+        (
+            with("&,1XYZ123"),
+            45,
+            "MPHO Lot Number (&,1) has 18 characters of data; 6 found",
+        ),
+        // Bad characters: lower case, the letter O in a FIN, 0 opening a DIN, a bad flag.
+        (
+            "=/A9997XYZ100T047a=A99991712345600=,000012".to_owned(),
+            17,
+            "'a' is not allowed",
+        ),
+        (
+            "=/O9997XYZ100T0479=A99991712345600=,000012".to_owned(),
+            2,
+            "a FIN character",
+        ),
+        (
+            "=/A9997XYZ100T0479=099991712345600=,000012".to_owned(),
+            19,
+            "the DIN's first character",
+        ),
+        (
+            "=/A9997XYZ100T0479=A999917123456I0=,000012".to_owned(),
+            32,
+            "a flag character",
+        ),
+        (
+            "=/A9997XYZ100T0479=A99991712345601=,000012".to_owned(),
+            32,
+            "flag characters 01",
+        ),
+        // Dates: no day 366 in 2019, no day 000, a century ICCBBA's examples do not confirm.
+        (with("=>019366"), 47, "day 366 of 2019 does not exist"),
+        (with("=}019000"), 47, "day 000 of 2019"),
+        (with("=>119031"), 44, "century digit 1"),
+        // Duplicates and missing structures.
+        (
+            with("=,000013"),
+            42,
+            "Product Divisions (=,) appears more than once",
+        ),
+        (
+            "=A99991712345600=,000012".to_owned(),
+            0,
+            "Processor Product Identification Code (=/, data structure 034): it is missing",
+        ),
+        (
+            "=/A9997XYZ100T0479=,000012".to_owned(),
+            0,
+            "Donation Identification Number (=, data structure 001)",
+        ),
+        (
+            "=/A9997XYZ100T0479=A99991712345600".to_owned(),
+            0,
+            "Product Divisions (=,, data structure 032)",
+        ),
+        // Compound messages.
+        (
+            format!("=+04000{base}"),
+            49,
+            "announces 4 data structures (=+04...); 3 follow",
+        ),
+        (
+            format!("=+02000{base}"),
+            41,
+            "announces 2 data structures (=+02...); one more begins here",
+        ),
+        (
+            "=+03000=,000012=/A9997XYZ100T0479=A99991712345600".to_owned(),
+            7,
+            "begins with its device identifier",
+        ),
+        (
+            format!("=+03034{base}"),
+            25,
+            "sequence 034 has Product Divisions (=,) (data structure 032) here",
+        ),
+        (
+            format!("=+03099{base}"),
+            4,
+            "sequence 099 is not one ST-017 specifies",
+        ),
+        (
+            format!("=+04034{base}"),
+            2,
+            "sequence 034 has 3 data structures, not 4",
+        ),
+        (
+            "=+03000=/A9997XYZ100T0479 =A99991712345600=,000012".to_owned(),
+            25,
+            "nothing may come between",
+        ),
+        (with("=+03000"), 42, "comes first"),
+        (
+            format!("]d2{base}"),
+            0,
+            "]d2 does not announce ISBT 128 data",
+        ),
+    ];
+    for (input, position, rule) in &cases {
+        let error = parse(input).unwrap_err();
+        assert_eq!(error.position, *position, "{input}: {error}");
+        assert!(error.rule.contains(rule), "{input}: {error}");
+    }
+}
+
+/// The day of the year of a date, counted here without the library's calendar.
+fn day_of_year(year: u32, month: u32, day: u32) -> u32 {
+    const BEFORE_MONTH: [u32; 12] = [0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334];
+    let leap = year.is_multiple_of(4) && (!year.is_multiple_of(100) || year.is_multiple_of(400));
+    BEFORE_MONTH[month as usize - 1] + day + u32::from(leap && month > 2)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+    #[test]
+    fn isbt128_format_then_parse_gives_back_the_fields(
+        fin in "[A-NP-Z0-9]{5}",
+        product_code in "[A-Z0-9]{11}",
+        din in "[A-NP-Z1-9][A-NP-Z0-9]{2}[0-9]{10}",
+        divisions in "[A-Z0-9]{6}",
+        lot in "[A-Z0-9]{18}",
+        expiry in date(),
+        made in date(),
+        order in Just(vec![0usize, 1, 2, 3, 4]).prop_shuffle(),
+        form in 0usize..4,
+    ) {
+        let expiry = (2000 + expiry.0, expiry.1, expiry.2.max(1));
+        let made = (2000 + made.0, made.1, made.2.max(1));
+        let cyyjjj = |(year, month, day): (u32, u32, u32)| {
+            format!("0{:02}{:03}", year % 100, day_of_year(year, month, day))
+        };
+        let ppic = format!("=/{fin}{product_code}");
+        let production_identifiers = [
+            format!("={din}00"),
+            format!("=,{divisions}"),
+            format!("=>{}", cyyjjj(expiry)),
+            format!("=}}{}", cyyjjj(made)),
+            format!("&,1{lot}"),
+        ];
+        let shuffled: Vec<&str> = order.iter().map(|&i| production_identifiers[i].as_str()).collect();
+        let input = match form {
+            // An unspecified compound message: the PPIC first, then any order.
+            0 => format!("=+06000{ppic}{}", shuffled.concat()),
+            // ICCBBA's specified sequence 037 (no lot).
+            1 => format!(
+                "]d1=+05037{ppic}{}{}{}{}",
+                production_identifiers[1], production_identifiers[0],
+                production_identifiers[2], production_identifiers[3]
+            ),
+            // The human-readable interpretation, run together.
+            2 => format!("{ppic}{}", shuffled.concat()),
+            // Separate Code 128 symbols, PPIC anywhere.
+            _ => {
+                let mut symbols = shuffled.clone();
+                symbols.insert(order[0], &ppic);
+                format!("]C0{}", symbols.join(" ]C0"))
+            }
+        };
+        let udi = parse(&input).map_err(|e| TestCaseError::fail(format!("{input}: {e}")))?;
+        prop_assert_eq!(udi.agency, Agency::Iccbba);
+        prop_assert_eq!(&udi.device_identifier, &format!("{fin}{product_code}"));
+        prop_assert_eq!(udi.donation_identification_number.as_deref(), Some(din.as_str()));
+        prop_assert_eq!(udi.serial.as_deref(), Some(divisions.as_str()));
+        let iso = |(year, month, day): (u32, u32, u32)| format!("{year:04}-{month:02}-{day:02}");
+        prop_assert_eq!(udi.expiry, Some(iso(expiry)));
+        prop_assert_eq!(udi.manufactured, Some(iso(made)));
+        if form != 1 {
+            prop_assert_eq!(udi.lot.as_deref(), Some(lot.as_str()));
+        }
+    }
+}
+
+#[test]
+fn the_cli_reads_an_isbt128_udi_and_shows_where_one_breaks() {
+    let output = traceledger()
+        .args([
+            "udi",
+            "parse",
+            "=+04035=/A9997XYZ100T0479=,000012=A99991712345600=>019031",
+        ])
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    for line in [
+        "agency:          ICCBBA",
+        "device id (DI):  A9997XYZ100T0479",
+        "serial:          000012",
+        "expiry:          2019-01-31",
+        "donation (DIN):  A999917123456",
+        "elements:        =+04035  =/A9997XYZ100T0479  =,000012  =A99991712345600  =>019031",
+    ] {
+        assert!(stdout.lines().any(|l| l == line), "{line}\n{stdout}");
+    }
+
+    let output = traceledger()
+        .args([
+            "udi",
+            "parse",
+            "--json",
+            "=/A9997XYZ100T0479=A99991712345600=,000012",
+        ])
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let udi: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(udi["agency"], "ICCBBA");
+    assert_eq!(udi["donation_identification_number"], "A999917123456");
+    assert_eq!(
+        udi["elements"][1],
+        serde_json::json!(["=", "A99991712345600"])
+    );
+
+    let output = traceledger()
+        .args([
+            "udi",
+            "parse",
+            "=/A9997XYZ100T0479=A99991712345600=,000012=>019366",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(EXIT_BAD_INPUT));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("position 47: expiry date: day 366 of 2019 does not exist"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("\n  {}^", " ".repeat(47))),
+        "{stderr}"
+    );
 }
