@@ -300,6 +300,18 @@ pub fn verify(
                 "records are not in strictly increasing seq order",
             ));
         }
+        let lower_hex = |text: &str| {
+            text.len() == 64
+                && text
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        };
+        if !lower_hex(&item.prev) || !item.proof.iter().all(|h| lower_hex(h)) {
+            return Err(record_error(
+                seq,
+                "prev and every proof hash must be 64 lowercase hex digits",
+            ));
+        }
         let prev = RecordHash::from_hex(&item.prev)
             .ok_or_else(|| record_error(seq, "prev is not 64 hex digits"))?;
         let computed = record_hash(seq, &item.recorded_at, &prev, &item.event);
@@ -325,8 +337,17 @@ pub fn verify(
             &checkpoint.root,
         )
         .map_err(|e| record_error(seq, format!("not in the checkpoint's tree: {e}")))?;
-        let value: Value =
-            serde_json::from_str(&item.event).map_err(|e| record_error(seq, e.to_string()))?;
+        // As ingest reads a line: strict JSON (no repeated members), the schemas; and the
+        // text must be the canonical form, the only form the ledger stores.
+        let event = ValidEvent::parse(&item.event, schemas)
+            .map_err(|r| record_error(seq, r.to_string()))?;
+        if event.canonical != item.event {
+            return Err(record_error(
+                seq,
+                "the event is not in its canonical form (docs/format.md §1)",
+            ));
+        }
+        let value = &event.value;
         let event_type = value
             .get("type")
             .and_then(Value::as_str)
@@ -335,15 +356,23 @@ pub fn verify(
         let is_genesis = value.get("source").and_then(Value::as_str) == Some(GENESIS_SOURCE);
         if is_genesis {
             if seq != genesis_size + 1 {
-                return Err(BundleError::Genesis(genesis_size.max(1)));
+                return Err(record_error(
+                    seq,
+                    format!(
+                        "a genesis record (source {GENESIS_SOURCE}) out of place: the genesis is records 1, 2, ... with none missing, and this follows record {previous}"
+                    ),
+                ));
             }
             genesis_size = seq;
         } else {
             if genesis_size == 0 {
-                return Err(BundleError::Genesis(1));
+                return Err(record_error(
+                    seq,
+                    "comes before any genesis record: the bundle must carry the genesis, records 1, 2, ... first",
+                ));
             }
             let data = value.get("data").unwrap_or(&Value::Null);
-            let signed = signed_event(&value).map_err(|e| record_error(seq, e.to_string()))?;
+            let signed = signed_event(value).map_err(|e| record_error(seq, e.to_string()))?;
             signatures += signed.entries.len();
             authority
                 .check(
@@ -356,8 +385,6 @@ pub fn verify(
                 .map_err(|fault| BundleError::Signature { seq, fault })?;
         }
         authority.observe(seq, &event_type, &item.event);
-        let event =
-            ValidEvent::from_value(value, schemas).map_err(|r| record_error(seq, r.to_string()))?;
         let record = Record {
             seq,
             recorded_at: item.recorded_at.clone(),

@@ -136,6 +136,9 @@ pub fn open(note: &str, key: &VerifyingKey) -> Result<Checkpoint, CheckpointErro
     let name = &checkpoint.origin;
     let wanted = key_id(name, key);
     let signatures = &note[body.len() + 1..];
+    // Every signature line is read before one is chosen: a malformed line is refused
+    // wherever it stands, as the signed-note format requires.
+    let mut ours = None;
     for line in signatures.split_terminator('\n') {
         let rest = line.strip_prefix(EM_DASH_SPACE).ok_or_else(|| {
             CheckpointError::Malformed(format!(
@@ -154,9 +157,11 @@ pub fn open(note: &str, key: &VerifyingKey) -> Result<Checkpoint, CheckpointErro
             )));
         }
         let id = u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
-        if signer != name || id != wanted {
-            continue;
+        if ours.is_none() && signer == name && id == wanted {
+            ours = Some(bytes);
         }
+    }
+    if let Some(bytes) = ours {
         let signature = <[u8; 64]>::try_from(&bytes[4..])
             .map(|raw| Signature::from_bytes(&raw))
             .map_err(|_| CheckpointError::BadSignature { name: name.clone() })?;
@@ -223,5 +228,24 @@ mod tests {
             open(&note, &other.verifying_key()),
             Err(CheckpointError::NoSignatureByKey { .. })
         ));
+    }
+
+    #[test]
+    fn a_malformed_signature_line_after_ours_is_refused() {
+        let key = SigningKey::from_bytes(&[9u8; 32]);
+        let checkpoint = Checkpoint {
+            origin: "traceledger.example/GAL".into(),
+            tree_size: 7,
+            root: NodeHash([1u8; 32]),
+        };
+        let note = sign(&checkpoint, &key);
+        let with_junk = format!("{note}not a signature line\n");
+        assert!(matches!(
+            open(&with_junk, &key.verifying_key()),
+            Err(CheckpointError::Malformed(_))
+        ));
+        // A well-formed line of another witness after ours is fine.
+        let witness = format!("{note}\u{2014} witness.example AAAAAAAA\n");
+        assert_eq!(open(&witness, &key.verifying_key()), Ok(checkpoint));
     }
 }

@@ -10,8 +10,9 @@
 //! too. Every line is valid against `schemas/` and every reference is defined earlier.
 //!
 //! The same seed gives the same bytes. Memory is bounded by one batch, whatever `units` is.
-//! This module knows the vocabulary only; it never touches a ledger. Events whose type needs
-//! a signature are written without one until signing exists (issue 4).
+//! This module knows the vocabulary only; it never touches a ledger. Every signature a type
+//! requires is made, by the actor, with a key derived from its id (`simulated_key`): the
+//! stream ingests into a ledger made by `init --simulation` (its genesis: `genesis_spec`).
 
 use crate::genesis::GenesisSpec;
 use crate::signing::authority::requirement;

@@ -532,13 +532,13 @@ def check_form(bundle):
     unknown = sorted(set(bundle) - set(TOP_MEMBERS))
     if unknown:
         raise bad(f"unknown member(s) {unknown}")
-    for name in ("format", "subject", "checkpoint", "records"):
+    for name in ("format", "subject", "checkpoint", "records", "manifest_signature"):
         if name not in bundle:
             raise bad(f"no member {name!r}")
     for name in ("format", "subject", "checkpoint"):
         if not isinstance(bundle[name], str):
             raise bad(f"{name} is not a string")
-    if "manifest_signature" in bundle and not isinstance(bundle["manifest_signature"], str):
+    if not isinstance(bundle["manifest_signature"], str):
         raise bad("manifest_signature is not a string")
     if bundle["format"] != BUNDLE_FORMAT:
         raise bad(f"format is {bundle['format']!r}, not {BUNDLE_FORMAT!r}")
@@ -616,26 +616,20 @@ def verify(bundle, ledger_key, warn):
         previous = seq
     if genesis_size == 0:
         raise Invalid(None, "genesis", "the bundle carries no genesis record")
-    if "manifest_signature" not in bundle:
-        warn("warning: the bundle has no manifest_signature: nothing shows that it carries every "
-             "record of its subject (records may have been left out)")
-        manifest = "absent"
-    else:
-        message = MANIFEST_DOMAIN + jcs({
-            "checkpoint": bundle["checkpoint"],
-            "records": [{"hash": r["hash"], "seq": r["seq"]} for r in bundle["records"]],
-            "subject": bundle["subject"],
-        }).encode("utf-8")
-        raw = b64decode_strict(bundle["manifest_signature"])
-        if raw is None or len(raw) != 64 or not ed25519_verify_strict(ledger_key, raw, message):
-            raise Invalid(None, "manifest signature",
-                          "the ledger key's signature over the subject, checkpoint and records does not "
-                          "verify: records were left out or added, or the subject or checkpoint changed")
-        manifest = "valid"
+    message = MANIFEST_DOMAIN + jcs({
+        "checkpoint": bundle["checkpoint"],
+        "records": [{"hash": r["hash"], "seq": r["seq"]} for r in bundle["records"]],
+        "subject": bundle["subject"],
+    }).encode("utf-8")
+    raw = b64decode_strict(bundle["manifest_signature"])
+    if raw is None or len(raw) != 64 or not ed25519_verify_strict(ledger_key, raw, message):
+        raise Invalid(None, "manifest signature",
+                      "the ledger key's signature over the subject, checkpoint and records does not "
+                      "verify: records were left out or added, or the subject or checkpoint changed")
     return {
         "origin": origin, "tree_size": tree_size, "root": root.hex(),
         "records": len(bundle["records"]), "signatures": signatures,
-        "genesis_size": genesis_size, "manifest": manifest, "subject": bundle["subject"],
+        "genesis_size": genesis_size, "manifest": "valid", "subject": bundle["subject"],
     }
 
 

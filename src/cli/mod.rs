@@ -634,6 +634,15 @@ pub(crate) fn finish_ingest(input_name: &str, summary: &IngestSummary) -> Result
     }
 }
 
+/// "1 checkpoint", "2 checkpoints".
+fn count(n: u64, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 fn print_verify(report: &VerifyReport, json: bool) -> Result<(), CliError> {
     if json {
         let value = output::verify_json(report);
@@ -647,14 +656,19 @@ fn print_verify(report: &VerifyReport, json: bool) -> Result<(), CliError> {
                 println!("ok: {} records verified, {head}", report.records);
                 if let Some(trust) = &report.trust {
                     println!(
-                        "ok: genesis, {} checkpoints and {} signatures verified with the ledger key",
-                        trust.checkpoints_checked, trust.signatures_checked
+                        "ok: genesis, {} and {} verified with the ledger key",
+                        count(trust.checkpoints_checked as u64, "checkpoint"),
+                        count(trust.signatures_checked, "signature")
                     );
                 }
             }
             Some(finding) => {
                 println!("FAILED: {finding}");
-                println!("{} records verified before it", report.records);
+                if finding.seq().is_some() {
+                    println!("{} records verified before it", report.records);
+                } else {
+                    println!("{} records verified", report.records);
+                }
             }
         }
         if let Some(derived) = &report.derived {

@@ -227,7 +227,7 @@ pub enum SignatureFault {
         signed_at: String,
     },
     #[error(
-        "signature {index}: key {key:?} was revoked (seq {revoked_seq}) before it signed at {signed_at}"
+        "signature {index}: key {key:?} was revoked (seq {revoked_seq}) at or before {signed_at}, when it signed"
     )]
     KeyRevoked {
         index: usize,
@@ -240,7 +240,7 @@ pub enum SignatureFault {
     )]
     BadSignature { index: usize, key: String },
     #[error(
-        "signature {index}: {signer} held no role allowed to sign {meaning:?} at {signed_at} (roles then: {held})"
+        "signature {index}: {signer} held no role allowed to sign with the meaning \"{}\" at {signed_at} (roles then: {held})", meaning.as_str()
     )]
     RoleNotHeld {
         index: usize,

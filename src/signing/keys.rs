@@ -79,7 +79,13 @@ pub fn write_key_pair(key: &SigningKey, path: &Path) -> Result<PathBuf, KeyError
             });
         }
     }
-    let private_pem = key
+    // PKCS#8 v1 (RFC 8410, the private key alone): what OpenSSL and other tools read; the
+    // v2 form with the public key inside is refused by OpenSSL 3.0.
+    let v1 = ed25519_dalek::pkcs8::KeypairBytes {
+        secret_key: key.to_bytes(),
+        public_key: None,
+    };
+    let private_pem = v1
         .to_pkcs8_pem(LineEnding::LF)
         .map_err(|e| KeyError::Write {
             path: path.to_owned(),
