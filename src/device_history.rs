@@ -846,21 +846,15 @@ fn environment_in(
     (start, end): (i64, i64),
     history: &mut DeviceHistory,
 ) -> Result<(), StoreError> {
-    let readings = typed(
-        store,
-        "environment.recorded",
-        EntityKind::Area,
-        RefRole::Mentions,
-        area,
-    )?;
-    let at = |r: &Rec| parse_rfc3339_millis(&r.occurred_at).unwrap_or(i64::MIN);
-    let before = readings
+    // Through the area's readings by time: the cost is the answer's, however long the area
+    // has been recorded.
+    let readings: Vec<Rec> = store
+        .records_at(&store.area_readings(area, start, end)?)?
         .iter()
-        .filter(|r| at(r) < start)
-        .max_by_key(|r| at(r));
-    let during = readings.iter().filter(|r| (start..=end).contains(&at(r)));
+        .filter_map(|record| Rec::parse(record, "environment.recorded"))
+        .collect();
     let mut shown = 0;
-    for r in before.into_iter().chain(during) {
+    for r in &readings {
         shown += 1;
         let mut values = Vec::new();
         for m in r.data["measurements"].as_array().into_iter().flatten() {
@@ -957,10 +951,29 @@ fn lot_problem(
 ) -> Result<Option<(String, String)>, StoreError> {
     let mut disposition = None;
     let mut expires = None;
-    for r in records_naming(store, lot)?
-        .into_iter()
+    // By type, not every record that names the lot: a lot used in 10,000 units is named
+    // by 10,000 consumptions.
+    let dispositions = typed(
+        store,
+        "lot.dispositioned",
+        EntityKind::Lot,
+        RefRole::References,
+        lot,
+    )?;
+    let receipts = typed(
+        store,
+        "lot.received",
+        EntityKind::Lot,
+        RefRole::Defines,
+        lot,
+    )?;
+    let mut before: Vec<&Rec> = dispositions
+        .iter()
+        .chain(receipts.iter())
         .filter(|r| r.seq < consumed.seq)
-    {
+        .collect();
+    before.sort_by_key(|r| r.seq);
+    for r in before {
         match r.event_type.as_str() {
             "lot.dispositioned" if text(&r.data, "lot") == Some(lot) => {
                 disposition = text(&r.data, "disposition").map(|d| (d.to_owned(), r.seq));

@@ -1,9 +1,11 @@
 //! What an event says about a unit's way through production, in the few facts the plant
 //! KPIs are made of: started (where, which product, when), the result of an operation,
-//! released, scrapped, a nonconformance opened on it or dispositioned.
+//! released, scrapped, a nonconformance opened on it or dispositioned; and one fact about a
+//! clean-room area: an environment reading at a time, which the DHR of an implantable looks
+//! up by area and time.
 //!
-//! Read from one event alone, so that the ledger can keep the KPI tables up to date as it
-//! appends (and rebuild them from the records alone) without scanning the log for a query.
+//! Read from one event alone, so that the ledger can keep its derived tables up to date as
+//! it appends (and rebuild them from the records alone) without scanning the log for a query.
 
 use serde_json::Value;
 
@@ -38,6 +40,11 @@ pub enum UnitFact {
     NcrDispositioned {
         ncr: String,
     },
+    /// An `environment.recorded` of `area`, at `occurred_at` in Unix milliseconds.
+    AreaReading {
+        area: String,
+        at_millis: i64,
+    },
 }
 
 /// The fact `event` (a whole event object) states about a unit, if any.
@@ -71,6 +78,10 @@ pub fn unit_fact(event: &Value) -> Option<UnitFact> {
         },
         "nonconformance.dispositioned" => UnitFact::NcrDispositioned {
             ncr: text(data, "ncr")?,
+        },
+        "environment.recorded" => UnitFact::AreaReading {
+            area: text(data, "area")?,
+            at_millis: crate::time::parse_rfc3339_millis(&text(event, "occurred_at")?)?,
         },
         _ => return None,
     };

@@ -523,6 +523,27 @@ impl Store {
         Ok(out)
     }
 
+    /// The records at `seqs`, in that order (a seq with no record is skipped).
+    ///
+    /// # Errors
+    /// A database error.
+    pub fn records_at(&self, seqs: &[u64]) -> Result<Vec<Record>, StoreError> {
+        let mut statement = self.conn.prepare_cached(
+            "SELECT seq, id, type, occurred_at, site, actor, recorded_at, prev, hash, event
+             FROM records WHERE seq = ?1",
+        )?;
+        let mut out = Vec::with_capacity(seqs.len());
+        for seq in seqs {
+            let mut rows = statement.query(params![*seq as i64])?;
+            if let Some(row) = rows.next()? {
+                let record = record_from_view(&record_view(row)?)?;
+                self.note_read(record.seq);
+                out.push(record);
+            }
+        }
+        Ok(out)
+    }
+
     /// Recomputes the derived entity index from the records alone, in one transaction.
     /// Returns the number of records indexed.
     ///
@@ -941,7 +962,7 @@ impl Appender<'_> {
             ])?;
         }
         if let Some(fact) = fact {
-            unit_progress::apply(&self.tx, fact)?;
+            unit_progress::apply(&self.tx, seq, fact)?;
         }
         let head = Head { seq, hash };
         self.head = Some(head);

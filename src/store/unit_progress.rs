@@ -4,7 +4,7 @@
 
 use super::{Store, StoreError};
 use crate::event::{UnitFact, unit_fact};
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 pub(super) const TABLES_SQL: &str = include_str!("unit_progress.sql");
 
@@ -41,7 +41,7 @@ pub type OpenNcrRow = (String, String, String, u64);
 /// Applies one fact. Facts arrive in seq order; a fact about a unit not started is kept
 /// (its step results wait for a start that would be a second definition, which ingest
 /// refuses) but counts nowhere.
-pub(super) fn apply(conn: &Connection, fact: &UnitFact) -> rusqlite::Result<()> {
+pub(super) fn apply(conn: &Connection, seq: u64, fact: &UnitFact) -> rusqlite::Result<()> {
     match fact {
         UnitFact::Started {
             unit,
@@ -78,6 +78,12 @@ pub(super) fn apply(conn: &Connection, fact: &UnitFact) -> rusqlite::Result<()> 
             conn.prepare_cached("UPDATE unit_ncrs SET dispositioned = 1 WHERE ncr = ?1")?
                 .execute(params![ncr])?;
         }
+        UnitFact::AreaReading { area, at_millis } => {
+            conn.prepare_cached(
+                "INSERT OR IGNORE INTO area_readings (area, at_millis, seq) VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![area, at_millis, seq as i64])?;
+        }
     }
     Ok(())
 }
@@ -86,12 +92,13 @@ pub(super) fn apply(conn: &Connection, fact: &UnitFact) -> rusqlite::Result<()> 
 /// number of facts applied.
 pub(super) fn rebuild(conn: &Connection) -> Result<u64, StoreError> {
     conn.execute_batch(
-        "DELETE FROM unit_progress; DELETE FROM unit_first_results; DELETE FROM unit_ncrs;",
+        "DELETE FROM unit_progress; DELETE FROM unit_first_results; DELETE FROM unit_ncrs;
+         DELETE FROM area_readings;",
     )?;
     let mut read = conn.prepare(
         "SELECT seq, event FROM records WHERE type IN ('unit.started', 'step.completed',
          'unit.released', 'unit.scrapped', 'nonconformance.opened',
-         'nonconformance.dispositioned') ORDER BY seq",
+         'nonconformance.dispositioned', 'environment.recorded') ORDER BY seq",
     )?;
     let mut rows = read.query([])?;
     let mut applied = 0u64;
@@ -104,7 +111,7 @@ pub(super) fn rebuild(conn: &Connection) -> Result<u64, StoreError> {
                 detail: e.to_string(),
             })?;
         if let Some(fact) = unit_fact(&event) {
-            apply(conn, &fact)?;
+            apply(conn, u64::try_from(seq).unwrap_or(0), &fact)?;
             applied += 1;
         }
     }
@@ -115,7 +122,12 @@ pub(super) fn rebuild(conn: &Connection) -> Result<u64, StoreError> {
 /// ledger as it was.
 pub(super) fn differences(conn: &mut Connection) -> Result<u64, StoreError> {
     let tx = conn.transaction()?;
-    const TABLES: [&str; 3] = ["unit_progress", "unit_first_results", "unit_ncrs"];
+    const TABLES: [&str; 4] = [
+        "unit_progress",
+        "unit_first_results",
+        "unit_ncrs",
+        "area_readings",
+    ];
     for table in TABLES {
         tx.execute_batch(&format!(
             "CREATE TEMP TABLE stored_{table} AS SELECT * FROM main.{table};"
@@ -143,6 +155,40 @@ const GROUP_WHERE: &str = "(?1 IS NULL OR u.site = ?1) AND (?2 IS NULL OR u.prod
      AND (?3 IS NULL OR substr(u.period, 1, length(?3)) = ?3)";
 
 impl Store {
+    /// The seqs of `area`'s environment readings: the last one before `from_millis` (the
+    /// conditions in force when the window opened) and every one up to `to_millis`.
+    ///
+    /// # Errors
+    /// A database error.
+    pub fn area_readings(
+        &self,
+        area: &str,
+        from_millis: i64,
+        to_millis: i64,
+    ) -> Result<Vec<u64>, StoreError> {
+        let mut seqs = Vec::new();
+        let before: Option<i64> = self
+            .conn
+            .prepare_cached(
+                "SELECT seq FROM area_readings WHERE area = ?1 AND at_millis < ?2
+                 ORDER BY at_millis DESC, seq DESC LIMIT 1",
+            )?
+            .query_row(params![area, from_millis], |row| row.get(0))
+            .optional()?;
+        seqs.extend(before.and_then(|s| u64::try_from(s).ok()));
+        let mut during = self.conn.prepare_cached(
+            "SELECT seq FROM area_readings WHERE area = ?1 AND at_millis BETWEEN ?2 AND ?3
+             ORDER BY at_millis, seq",
+        )?;
+        let rows = during.query_map(params![area, from_millis, to_millis], |row| {
+            row.get::<_, i64>(0)
+        })?;
+        for seq in rows {
+            seqs.extend(u64::try_from(seq?).ok());
+        }
+        Ok(seqs)
+    }
+
     /// Visits every started unit the filter covers.
     ///
     /// # Errors

@@ -29,3 +29,13 @@ CREATE TABLE unit_ncrs (
 ) WITHOUT ROWID;
 
 CREATE INDEX unit_ncrs_by_unit ON unit_ncrs (unit);
+
+-- Environment readings by area and time (occurred_at in Unix milliseconds): the DHR of an
+-- implantable finds the readings of each area while the unit was worked there without
+-- reading every reading of the area.
+CREATE TABLE area_readings (
+    area      TEXT NOT NULL,
+    at_millis INTEGER NOT NULL,
+    seq       INTEGER NOT NULL,
+    PRIMARY KEY (area, at_millis, seq)
+) WITHOUT ROWID;

@@ -121,7 +121,7 @@ fn a_ledger_of_schema_2_gets_its_kpi_tables_on_open() {
         .sqlite()
         .execute_batch(
             "DROP TABLE unit_progress; DROP TABLE unit_first_results; DROP TABLE unit_ncrs;
-             PRAGMA user_version = 2;",
+             DROP TABLE area_readings; PRAGMA user_version = 2;",
         )
         .unwrap();
     assert_eq!(stdout_of(ledger.run(&["kpi", "--json"])), before);
