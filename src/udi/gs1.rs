@@ -20,6 +20,30 @@ const CSET_82: &str =
     "!\"%&'()*+,-./0123456789:;<=>?ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz";
 /// GS1 AI encodable character set 39.
 const CSET_39: &str = "#-/0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+const CSET_Z: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_=";
+
+/// An ASCII character set as a lookup table: a UDI is checked character by character, and
+/// searching the set's text for each one cost more than the rest of parsing.
+const fn ascii_table(set: &str) -> [bool; 128] {
+    let bytes = set.as_bytes();
+    let mut table = [false; 128];
+    let mut i = 0;
+    while i < bytes.len() {
+        table[bytes[i] as usize] = true;
+        i += 1;
+    }
+    table
+}
+
+static DIGITS: [bool; 128] = ascii_table("0123456789");
+static TABLE_82: [bool; 128] = ascii_table(CSET_82);
+static TABLE_39: [bool; 128] = ascii_table(CSET_39);
+static TABLE_Z: [bool; 128] = ascii_table(CSET_Z);
+
+fn in_set(table: &[bool; 128], c: char) -> bool {
+    (c as u32) < 128 && table[c as usize]
+}
+
 /// The 32 characters of a GMN check pair.
 const CSET_32: &str = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ";
 
@@ -321,12 +345,12 @@ fn validate(element: &Element) -> Result<(), UdiError> {
         }
         let part: String = value[at..at + take].iter().collect();
         let allowed = match component.charset {
-            Charset::N => "0123456789",
-            Charset::X => CSET_82,
-            Charset::Y => CSET_39,
-            Charset::Z => "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_=",
+            Charset::N => &DIGITS,
+            Charset::X => &TABLE_82,
+            Charset::Y => &TABLE_39,
+            Charset::Z => &TABLE_Z,
         };
-        if let Some(bad) = part.chars().position(|c| !allowed.contains(c)) {
+        if let Some(bad) = part.chars().position(|c| !in_set(allowed, c)) {
             return Err(UdiError::new(
                 element.position + at + bad,
                 format!(
