@@ -385,24 +385,18 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             ledger_key,
             strict_signatures,
         } => {
-            let held = trust::held_checkpoints(&checkpoints)?;
-            let trusted = trust::trusted_key(ledger_key.as_deref())?;
-            let mut store = Store::open(&ledger)?;
-            let mut report = verify::verify(&mut store, derived)?;
-            if report.finding.is_none() {
-                report.finding = verify::check_kept_heads(&store, &expect_heads)?;
-            }
-            if report.finding.is_none() {
-                let mode = if strict_signatures {
+            let options = verify::TrustOptions {
+                kept_heads: expect_heads,
+                trusted_key: trust::trusted_key(ledger_key.as_deref())?,
+                held: trust::held_checkpoints(&checkpoints)?,
+                mode: if strict_signatures {
                     verify::signatures::Mode::Strict
                 } else {
                     verify::signatures::Mode::Batch
-                };
-                let checked =
-                    verify::trust::check(&store, report.records, trusted.as_ref(), &held, mode)?;
-                report.finding = checked.finding.clone().map(verify::Finding::Trust);
-                report.trust = Some(checked);
-            }
+                },
+            };
+            let mut store = Store::open(&ledger)?;
+            let report = verify::verify_with_trust(&mut store, derived, &options)?;
             print_verify(&report, json)
         }
         Command::Log {

@@ -278,6 +278,70 @@ fn hex_of(bytes: &[u8]) -> String {
     )
 }
 
+/// What `verify` checks beyond the chain: heads and checkpoints an auditor kept, the key
+/// they trust, how signatures are checked.
+#[derive(Debug, Clone, Default)]
+pub struct TrustOptions {
+    pub kept_heads: Vec<(u64, RecordHash)>,
+    pub trusted_key: Option<ed25519_dalek::VerifyingKey>,
+    pub held: Vec<trust::CheckpointSource>,
+    pub mode: signatures::Mode,
+}
+
+/// [`verify`], then the kept heads and the trust checks ([`trust::check`]). The trust walk
+/// runs on its own connection while the chain is walked, since both read every record; its
+/// findings count only if the chain is intact up to the head it walked to.
+///
+/// # Errors
+/// A database error.
+pub fn verify_with_trust(
+    store: &mut Store,
+    derived: bool,
+    options: &TrustOptions,
+) -> Result<VerifyReport, VerifyError> {
+    let head = store
+        .log_bounds()?
+        .seqs
+        .map_or(0, |(_, high)| u64::try_from(high).unwrap_or(0));
+    let path = store.path().to_owned();
+    let (chain, trusted) = std::thread::scope(|scope| {
+        let walk = scope.spawn(|| -> Result<trust::TrustReport, VerifyError> {
+            let mut other = Store::open(&path)?;
+            other.set_cache_kib(SCAN_CACHE_KIB)?;
+            Ok(trust::check(
+                &other,
+                head,
+                options.trusted_key.as_ref(),
+                &options.held,
+                options.mode,
+            )?)
+        });
+        let chain = verify(store, derived);
+        (chain, walk.join())
+    });
+    let mut report = chain?;
+    if report.finding.is_none() {
+        report.finding = check_kept_heads(store, &options.kept_heads)?;
+    }
+    if report.finding.is_none() {
+        let checked = match trusted {
+            Ok(checked) if report.records == head => checked?,
+            // The log grew while it was read: judge the records the chain walk vouched for.
+            Ok(_) => trust::check(
+                store,
+                report.records,
+                options.trusted_key.as_ref(),
+                &options.held,
+                options.mode,
+            )?,
+            Err(panic) => std::panic::resume_unwind(panic),
+        };
+        report.finding = checked.finding.clone().map(Finding::Trust);
+        report.trust = Some(checked);
+    }
+    Ok(report)
+}
+
 /// Checks heads an auditor kept from earlier verifies (`verify --json` prints `seq` and
 /// `hash`): each must still be in the ledger. Call after [`verify`] found the chain intact;
 /// then the stored hash of a seq is its true hash, and a mismatch means the ledger was

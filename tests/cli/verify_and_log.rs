@@ -26,7 +26,7 @@ fn verify_prints_a_one_line_summary_with_the_head() {
         lines
             .next()
             .unwrap_or_default()
-            .starts_with("ok: genesis, 1 checkpoints and "),
+            .starts_with("ok: genesis, 1 checkpoint and "),
         "{out}"
     );
     let (code, report) = ledger.verify_json();
