@@ -70,19 +70,20 @@ pub fn parse(input: &str) -> Result<Udi, UdiError> {
     for element in &elements {
         validate(element)?;
     }
-    let mut udi = Udi::new(super::Agency::Gs1);
-    for element in &elements {
-        if elements
+    for (index, element) in elements.iter().enumerate() {
+        if elements[index + 1..]
             .iter()
-            .filter(|other| other.ai == element.ai)
-            .count()
-            > 1
+            .any(|other| other.ai == element.ai)
         {
             return Err(UdiError::new(
                 element.position,
                 format!("AI ({}) appears more than once", element.ai),
             ));
         }
+    }
+    let mut udi = Udi::new(super::Agency::Gs1);
+    udi.elements.reserve(elements.len());
+    for element in elements {
         match element.ai.as_str() {
             "01" => udi.device_identifier = element.value.clone(),
             "10" => udi.lot = Some(element.value.clone()),
@@ -91,8 +92,7 @@ pub fn parse(input: &str) -> Result<Udi, UdiError> {
             "11" => udi.manufactured = Some(yymmdd_to_date(&element.value)),
             _ => {}
         }
-        udi.elements
-            .push((element.ai.clone(), element.value.clone()));
+        udi.elements.push((element.ai, element.value));
     }
     if udi.device_identifier.is_empty() {
         return Err(UdiError::new(
@@ -321,13 +321,24 @@ fn validate(element: &Element) -> Result<(), UdiError> {
             format!("({}) is not a GS1 Application Identifier", element.ai),
         )
     })?;
-    let value: Vec<char> = element.value.chars().collect();
+    // Positions are in characters; slices are taken in bytes. For ASCII (every valid GS1
+    // string) the two agree and no table is built.
+    let value = element.value.as_str();
+    let offsets: Option<Vec<usize>> = (!value.is_ascii()).then(|| {
+        value
+            .char_indices()
+            .map(|(i, _)| i)
+            .chain(std::iter::once(value.len()))
+            .collect()
+    });
+    let len = offsets.as_ref().map_or(value.len(), |o| o.len() - 1);
+    let byte = |index: usize| offsets.as_ref().map_or(index, |o| o[index]);
     let mut at = 0;
     for component in &definition.components {
-        if at >= value.len() && component.optional {
+        if at >= len && component.optional {
             break;
         }
-        let take = (value.len() - at).min(component.max);
+        let take = (len - at).min(component.max);
         if take < component.min {
             return Err(UdiError::new(
                 element.position + at,
@@ -343,7 +354,7 @@ fn validate(element: &Element) -> Result<(), UdiError> {
                 ),
             ));
         }
-        let part: String = value[at..at + take].iter().collect();
+        let part = &value[byte(at)..byte(at + take)];
         let allowed = match component.charset {
             Charset::N => &DIGITS,
             Charset::X => &TABLE_82,
@@ -357,13 +368,13 @@ fn validate(element: &Element) -> Result<(), UdiError> {
                     "({}) {}: character {:?} is not allowed (GS1 character set {:?})",
                     element.ai,
                     definition.title,
-                    value[at + bad],
+                    part.chars().nth(bad).unwrap_or('?'),
                     component.charset
                 ),
             ));
         }
         for linter in &component.linters {
-            lint(linter, &part).map_err(|rule| {
+            lint(linter, part).map_err(|rule| {
                 UdiError::new(
                     element.position + at,
                     format!("({}) {}: {rule}", element.ai, definition.title),
@@ -372,7 +383,7 @@ fn validate(element: &Element) -> Result<(), UdiError> {
         }
         at += take;
     }
-    if at < value.len() {
+    if at < len {
         return Err(UdiError::new(
             element.position + at,
             format!(
@@ -449,7 +460,18 @@ fn yymmdd_to_date(value: &str) -> String {
         0 => days_in_month(year, month),
         day => day,
     };
-    format!("{year:04}-{month:02}-{day:02}")
+    // Written digit by digit: this runs for every UDI read at ingest.
+    let mut date = String::with_capacity(10);
+    for (number, width) in [(year as u32, 4), (month, 2), (day, 2)] {
+        if width == 2 {
+            date.push('-');
+        }
+        for place in (0..width).rev() {
+            let digit = (number / 10u32.pow(place)) % 10;
+            date.push(char::from(b'0' + digit as u8));
+        }
+    }
+    date
 }
 
 /// The GMN check character pair (AI 8013): characters weighted by primes from the right, the
