@@ -21,7 +21,7 @@ use crate::event::{SchemaSet, ValidEvent, entity_refs};
 use crate::genesis::{GENESIS_SOURCE, Identity};
 use crate::log_tree;
 use crate::merkle::{self, LeafIndex, NodeHash};
-use crate::signing::authority::{AUTHORITY_TYPES, Authority, SignatureFault, requirement};
+use crate::signing::authority::{AUTHORITY_TYPES, Authority, Crypto, SignatureFault, requirement};
 use crate::signing::signed_event;
 use crate::store::{LogFilter, Store, StoreError};
 use base64::Engine as _;
@@ -380,7 +380,7 @@ pub fn verify(
                     &signed,
                     requirement(&event_type, data).as_ref(),
                     &event_type,
-                    true,
+                    Crypto::Verify,
                 )
                 .map_err(|fault| BundleError::Signature { seq, fault })?;
         }

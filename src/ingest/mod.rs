@@ -15,7 +15,7 @@ use crate::event::{
 };
 use crate::genesis::GENESIS_SOURCE;
 use crate::signing::authority::{
-    AUTHORITY_TYPES, Authority, AuthorityChange, Requirement, SignatureFault, Stamp,
+    AUTHORITY_TYPES, Authority, AuthorityChange, Crypto, Requirement, SignatureFault, Stamp,
     bad_public_key, requirement,
 };
 use crate::signing::{SignedEvent, signed_event};
@@ -144,7 +144,15 @@ struct Prepared {
 struct Signatures {
     signed: SignedEvent,
     requirement: Option<Requirement>,
+    /// Per entry, the public key it was found valid against on the preparing thread.
+    prechecked: Vec<Option<[u8; 32]>>,
 }
+
+/// The public keys of the ledger by key id, shared with the preparing thread so that it can
+/// do the Ed25519 arithmetic off the writing thread. A key id's public key never changes
+/// (a second registration is refused), so a check against it stays right; a key not yet
+/// in the book (registered earlier in the same input) is checked by the writer.
+type KeyBook = std::sync::RwLock<std::collections::HashMap<String, ed25519_dalek::VerifyingKey>>;
 
 type Batch = Result<Vec<PreparedLine>, std::io::Error>;
 
@@ -172,10 +180,26 @@ pub fn ingest(
     let keep_raw = rejects.is_some();
     let Input { name, reader } = input;
     let mut appender = store.begin_append()?;
+    let authority = load_authority(&appender)?;
+    let key_book: KeyBook = std::sync::RwLock::new(
+        authority
+            .public_keys()
+            .map(|(id, key)| (id.to_owned(), *key))
+            .collect(),
+    );
     let (sender, receiver) = std::sync::mpsc::sync_channel::<Batch>(BATCHES_IN_FLIGHT);
     let written = std::thread::scope(|scope| {
-        scope.spawn(move || prepare_lines(reader, schemas, keep_raw, &sender));
-        let written = write_lines(&mut appender, &receiver, rejects.as_mut(), progress, &name);
+        let book = &key_book;
+        scope.spawn(move || prepare_lines(reader, schemas, keep_raw, book, &sender));
+        let written = write_lines(
+            &mut appender,
+            authority,
+            &key_book,
+            &receiver,
+            rejects.as_mut(),
+            progress,
+            &name,
+        );
         // Dropping the receiver stops the reader if writing failed half-way.
         drop(receiver);
         written
@@ -211,6 +235,7 @@ fn prepare_lines(
     mut reader: Box<dyn BufRead + Send + '_>,
     schemas: &SchemaSet,
     keep_raw: bool,
+    key_book: &KeyBook,
     sender: &std::sync::mpsc::SyncSender<Batch>,
 ) {
     let mut buffer = Vec::with_capacity(4096);
@@ -233,7 +258,7 @@ fn prepare_lines(
                 let refs = entity_refs(&event.value);
                 let fact = unit_fact(&event.value);
                 let label = udi_check::parse_event_udi(&event)?;
-                let (signatures, change) = prepare_signatures(&event)?;
+                let (signatures, change) = prepare_signatures(&event, key_book)?;
                 // The parsed tree is not needed past this stage; freeing it here keeps that
                 // work off the writing thread.
                 event.value = serde_json::Value::Null;
@@ -273,7 +298,10 @@ type PreparedSignatures = (Option<Signatures>, Option<(i64, AuthorityChange)>);
 
 /// The signature work that needs no ledger: the reserved genesis source, a usable public
 /// key, the signatures decoded with the content digest they sign, the type's requirement.
-fn prepare_signatures(event: &ValidEvent) -> Result<PreparedSignatures, Rejection> {
+fn prepare_signatures(
+    event: &ValidEvent,
+    key_book: &KeyBook,
+) -> Result<PreparedSignatures, Rejection> {
     let value = &event.value;
     if value.get("source").and_then(serde_json::Value::as_str) == Some(GENESIS_SOURCE) {
         return Err(Rejection::new(
@@ -305,9 +333,22 @@ fn prepare_signatures(event: &ValidEvent) -> Result<PreparedSignatures, Rejectio
                 e.to_string(),
             )
         })?;
+        let prechecked = match key_book.read() {
+            Ok(book) => signed
+                .entries
+                .iter()
+                .map(|entry| {
+                    book.get(&entry.key)
+                        .filter(|key| entry.verifies(&signed.content, key))
+                        .map(|key| key.to_bytes())
+                })
+                .collect(),
+            Err(_) => Vec::new(),
+        };
         Some(Signatures {
             signed,
             requirement: required,
+            prechecked,
         })
     } else {
         None
@@ -344,6 +385,8 @@ fn signature_rejection(fault: &SignatureFault) -> Rejection {
 /// The second stage: checks each prepared line against the ledger and appends it.
 fn write_lines(
     appender: &mut Appender<'_>,
+    mut authority: Authority,
+    key_book: &KeyBook,
     receiver: &std::sync::mpsc::Receiver<Batch>,
     mut rejects: Option<&mut RejectsFile>,
     progress: &mut dyn FnMut(Progress),
@@ -352,7 +395,6 @@ fn write_lines(
     let mut summary = IngestSummary::default();
     let mut known = KnownEntities::default();
     let mut udis = UdiMemory::default();
-    let mut authority = load_authority(appender)?;
     let (mut bytes_read, mut lines_read) = (0u64, 0u64);
     for batch in receiver {
         let batch = batch.map_err(|source| IngestError::Read {
@@ -361,9 +403,14 @@ fn write_lines(
         })?;
         for prepared in batch {
             let outcome = match prepared.outcome {
-                Ok(prepared) => {
-                    write_event(appender, &mut known, &mut udis, &mut authority, &prepared)?
-                }
+                Ok(prepared) => write_event(
+                    appender,
+                    &mut known,
+                    &mut udis,
+                    &mut authority,
+                    key_book,
+                    &prepared,
+                )?,
                 Err(rejection) => Err(rejection),
             };
             summary.lines += 1;
@@ -450,6 +497,7 @@ fn write_event(
     known: &mut KnownEntities,
     udis: &mut UdiMemory,
     authority: &mut Authority,
+    key_book: &KeyBook,
     prepared: &Prepared,
 ) -> Result<Result<LineOutcome, Rejection>, StoreError> {
     let Prepared {
@@ -475,7 +523,7 @@ fn write_event(
                 &signatures.signed,
                 signatures.requirement.as_ref(),
                 &event.event_type,
-                true,
+                Crypto::UnlessPrechecked(&signatures.prechecked),
             )
             .err()
             .map(|fault| signature_rejection(&fault));
@@ -497,6 +545,13 @@ fn write_event(
                 udis.recorded(label);
             }
             if let Some((at_millis, change)) = change {
+                if let AuthorityChange::KeyRegistered {
+                    key, public_key, ..
+                } = change
+                    && let Ok(mut book) = key_book.write()
+                {
+                    book.entry(key.clone()).or_insert(**public_key);
+                }
                 authority.apply(
                     Stamp {
                         seq: head.seq,

@@ -155,6 +155,31 @@ struct KeyEntry {
     revoked: Option<Stamp>,
 }
 
+/// Whether [`Authority::check`] does the Ed25519 arithmetic.
+#[derive(Debug, Clone, Copy)]
+pub enum Crypto<'a> {
+    /// Every signature, strictly.
+    Verify,
+    /// None: the caller verifies them elsewhere (`verify`, on worker threads).
+    Skip,
+    /// Every signature but those already found valid, strictly, against the very public key
+    /// the authority holds for their key id (ingest checks them off the writing thread):
+    /// entry `i` was checked against `prechecked[i]`, if `Some`.
+    UnlessPrechecked(&'a [Option<[u8; 32]>]),
+}
+
+impl Crypto<'_> {
+    fn needed(&self, index: usize, public_key: &VerifyingKey) -> bool {
+        match self {
+            Crypto::Verify => true,
+            Crypto::Skip => false,
+            Crypto::UnlessPrechecked(prechecked) => {
+                prechecked.get(index).copied().flatten() != Some(public_key.to_bytes())
+            }
+        }
+    }
+}
+
 /// A change the log makes to who may sign: read from an event by [`AuthorityChange::of`].
 #[derive(Debug, Clone)]
 pub enum AuthorityChange {
@@ -303,6 +328,14 @@ pub struct Authority {
 
 impl Authority {
     /// Applies the change of record `stamp`. Changes must come in seq order.
+    /// Every registered key id with its public key (revoked or not: the arithmetic of a
+    /// signature does not depend on when it was made).
+    pub fn public_keys(&self) -> impl Iterator<Item = (&str, &VerifyingKey)> {
+        self.keys
+            .iter()
+            .map(|(id, entry)| (id.as_str(), &entry.public_key))
+    }
+
     pub fn apply(&mut self, stamp: Stamp, change: &AuthorityChange) {
         match change {
             AuthorityChange::KeyRegistered {
@@ -396,7 +429,7 @@ impl Authority {
         signed: &SignedEvent,
         requirement: Option<&Requirement>,
         event_type: &str,
-        verify_crypto: bool,
+        crypto: Crypto<'_>,
     ) -> Result<(), SignatureFault> {
         let mut met = requirement.is_none();
         for (index, entry) in signed.entries.iter().enumerate() {
@@ -440,7 +473,9 @@ impl Authority {
                     signed_at: signed_at(),
                 });
             }
-            if verify_crypto && !entry.verifies(&signed.content, &key.public_key) {
+            if crypto.needed(index, &key.public_key)
+                && !entry.verifies(&signed.content, &key.public_key)
+            {
                 return Err(SignatureFault::BadSignature {
                     index,
                     key: entry.key.clone(),
@@ -534,23 +569,80 @@ mod tests {
         };
         let before = signed_at("2026-05-31T23:59:59Z");
         assert_eq!(
-            authority.check(9, &before, required.as_ref(), "unit.released", true),
+            authority.check(
+                9,
+                &before,
+                required.as_ref(),
+                "unit.released",
+                Crypto::Verify
+            ),
             Ok(())
         );
         let after = signed_at("2026-06-01T00:00:00Z");
         assert!(matches!(
-            authority.check(9, &after, required.as_ref(), "unit.released", true),
+            authority.check(
+                9,
+                &after,
+                required.as_ref(),
+                "unit.released",
+                Crypto::Verify
+            ),
             Err(SignatureFault::KeyRevoked { revoked_seq: 3, .. })
         ));
         // Judged as the ledger stood before seq 3, the revocation does not exist yet.
         assert_eq!(
-            authority.check(3, &after, required.as_ref(), "unit.released", true),
+            authority.check(
+                3,
+                &after,
+                required.as_ref(),
+                "unit.released",
+                Crypto::Verify
+            ),
             Ok(())
         );
         let unsigned = signed_event(&serde_json::json!({"id": "e", "data": data})).unwrap();
         assert!(matches!(
-            authority.check(9, &unsigned, required.as_ref(), "unit.released", true),
+            authority.check(
+                9,
+                &unsigned,
+                required.as_ref(),
+                "unit.released",
+                Crypto::Verify
+            ),
             Err(SignatureFault::Missing { .. })
         ));
+
+        // A precheck counts only against the key the authority holds for that key id.
+        let mut forged = before.clone();
+        forged.entries[0].signature[0] ^= 1;
+        let holder = qa.verifying_key().to_bytes();
+        let other = SigningKey::from_bytes(&[4u8; 32])
+            .verifying_key()
+            .to_bytes();
+        for prechecked in [vec![None], vec![Some(other)], vec![]] {
+            assert!(
+                matches!(
+                    authority.check(
+                        9,
+                        &forged,
+                        required.as_ref(),
+                        "unit.released",
+                        Crypto::UnlessPrechecked(&prechecked)
+                    ),
+                    Err(SignatureFault::BadSignature { .. })
+                ),
+                "{prechecked:?}"
+            );
+        }
+        assert_eq!(
+            authority.check(
+                9,
+                &before,
+                required.as_ref(),
+                "unit.released",
+                Crypto::UnlessPrechecked(&[Some(holder)])
+            ),
+            Ok(())
+        );
     }
 }

@@ -13,7 +13,7 @@ use crate::checkpoint::{self, Checkpoint};
 use crate::genesis::{GENESIS_SOURCE, Identity};
 use crate::log_tree::RunningRoot;
 use crate::merkle::NodeHash;
-use crate::signing::authority::{Authority, SignatureFault, requirement};
+use crate::signing::authority::{Authority, Crypto, SignatureFault, requirement};
 use crate::signing::{SignedEvent, signed_event};
 use crate::store::{Store, StoreError};
 use ed25519_dalek::{Signature, VerifyingKey};
@@ -351,7 +351,7 @@ fn judge(
             });
         }
     };
-    if let Err(fault) = authority.check(seq, &signed, required.as_ref(), event_type, false) {
+    if let Err(fault) = authority.check(seq, &signed, required.as_ref(), event_type, Crypto::Skip) {
         return Some(fault);
     }
     for (index, entry) in signed.entries.iter().enumerate() {
