@@ -63,7 +63,12 @@ pub fn run(dir: &Path, units: u64, seed: u64) -> Result<(), CliError> {
 
     println!("3. ingesting the events");
     let events_name = events_path.to_string_lossy().into_owned();
-    let summary = run_ingest(&mut store, &events_name, None, true)?;
+    let summary = run_ingest(
+        &mut store,
+        &events_name,
+        &traceledger::ingest::IngestOptions::default(),
+        true,
+    )?;
     print!("   ");
     finish_ingest(&events_name, &summary)?;
 

@@ -87,6 +87,10 @@ enum Command {
         /// Record the good lines and write each bad line with its reason to this file
         #[arg(long)]
         rejects: Option<PathBuf>,
+        /// Commit every N lines while no line is bad (for long inputs: an interrupted ingest
+        /// keeps its committed chunks; run it again and they are skipped as duplicates)
+        #[arg(long, value_name = "N", conflicts_with = "rejects", value_parser = clap::value_parser!(u64).range(1..))]
+        commit_every: Option<u64>,
         /// No progress bar
         #[arg(long)]
         quiet: bool,
@@ -371,10 +375,15 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Ingest {
             input,
             rejects,
+            commit_every,
             quiet,
         } => {
             let mut store = Store::open(&ledger)?;
-            let summary = run_ingest(&mut store, &input, rejects, !quiet)?;
+            let options = IngestOptions {
+                rejects,
+                commit_every,
+            };
+            let summary = run_ingest(&mut store, &input, &options, !quiet)?;
             finish_ingest(&input, &summary)
         }
         Command::Verify {
@@ -541,7 +550,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
 pub(crate) fn run_ingest(
     store: &mut Store,
     input_name: &str,
-    rejects: Option<PathBuf>,
+    options: &IngestOptions,
     show_progress: bool,
 ) -> Result<IngestSummary, CliError> {
     let schemas = SchemaSet::load()?;
@@ -575,7 +584,7 @@ pub(crate) fn run_ingest(
         store,
         &schemas,
         Input { name, reader },
-        &IngestOptions { rejects },
+        options,
         &mut on_progress,
     );
     bar.finish_and_clear();
@@ -601,9 +610,14 @@ pub(crate) fn finish_ingest(input_name: &str, summary: &IngestSummary) -> Result
         let _ = writeln!(stderr, "... and {unreported} more bad lines");
     }
     let verdict = if summary.committed {
-        "recorded"
+        "recorded".to_owned()
+    } else if summary.committed_lines > 0 {
+        format!(
+            "PARTLY recorded (lines 1 to {}, nothing after)",
+            summary.committed_lines
+        )
     } else {
-        "NOTHING recorded"
+        "NOTHING recorded".to_owned()
     };
     println!(
         "{verdict}: {} recorded, {} duplicates, {} rejected of {} lines in {:.2} s ({:.0} events/s){}",
@@ -620,6 +634,11 @@ pub(crate) fn finish_ingest(input_name: &str, summary: &IngestSummary) -> Result
     );
     if summary.committed {
         Ok(())
+    } else if summary.committed_lines > 0 {
+        Err(CliError::Rejected(format!(
+            "{shown_name}: {} bad lines; lines 1 to {} were committed in chunks before the first bad one, nothing after; mend the bad lines and ingest the file again (the recorded lines are skipped as duplicates)",
+            summary.rejected, summary.committed_lines
+        )))
     } else {
         Err(CliError::Rejected(format!(
             "{shown_name}: {} bad lines; nothing was written (use --rejects FILE to record the good lines)",

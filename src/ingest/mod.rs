@@ -68,6 +68,10 @@ pub struct Input<'a> {
 pub struct IngestOptions {
     /// Commit the good lines and write the bad ones here, instead of all or nothing.
     pub rejects: Option<PathBuf>,
+    /// Commit every this many lines while no line was bad, so that a long input that is
+    /// interrupted keeps what was committed (rerunning it skips those lines as duplicates).
+    /// A bad line stops the committing: nothing from its chunk on is written.
+    pub commit_every: Option<u64>,
 }
 
 /// Progress, reported every few thousand lines and at the end.
@@ -92,6 +96,11 @@ pub struct IngestSummary {
     pub elapsed: Duration,
     pub first_seq: Option<u64>,
     pub last_seq: Option<u64>,
+    /// Lines whose outcome is in the ledger: all of them when `committed`, else those of the
+    /// chunks committed before the first bad line (`commit_every`).
+    pub committed_lines: u64,
+    /// The last seq of the committed chunks.
+    pub committed_last_seq: Option<u64>,
 }
 
 impl IngestSummary {
@@ -197,6 +206,7 @@ pub fn ingest(
             &key_book,
             &receiver,
             rejects.as_mut(),
+            options.commit_every,
             progress,
             &name,
         );
@@ -219,10 +229,15 @@ pub fn ingest(
             file.finish()?;
         }
         appender.commit()?;
+        summary.committed_lines = summary.lines;
     } else {
         appender.rollback()?;
-        summary.first_seq = None;
-        summary.last_seq = None;
+        if summary.committed_lines == 0 {
+            summary.first_seq = None;
+            summary.last_seq = None;
+        } else {
+            summary.last_seq = summary.committed_last_seq;
+        }
     }
     summary.committed = commit;
     summary.elapsed = started.elapsed();
@@ -389,6 +404,7 @@ fn write_lines(
     key_book: &KeyBook,
     receiver: &std::sync::mpsc::Receiver<Batch>,
     mut rejects: Option<&mut RejectsFile>,
+    commit_every: Option<u64>,
     progress: &mut dyn FnMut(Progress),
     name: &str,
 ) -> Result<IngestSummary, IngestError> {
@@ -437,6 +453,14 @@ fn write_lines(
             }
             bytes_read = prepared.bytes_read;
             lines_read = prepared.line;
+            if let Some(every) = commit_every
+                && summary.rejected == 0
+                && summary.lines - summary.committed_lines >= every
+            {
+                appender.commit_and_continue()?;
+                summary.committed_lines = summary.lines;
+                summary.committed_last_seq = summary.last_seq;
+            }
         }
         progress(Progress {
             bytes_read,

@@ -970,6 +970,25 @@ impl Appender<'_> {
         Ok(head)
     }
 
+    /// Makes every append so far durable (with the head in `meta`) and goes on in a new
+    /// transaction under the same write lock: a long input is then kept in chunks, and an
+    /// interrupted one loses only its last chunk.
+    ///
+    /// # Errors
+    /// A database error; then the appends since the last commit are not in the ledger.
+    pub fn commit_and_continue(&mut self) -> Result<(), StoreError> {
+        if let Some(head) = self.head {
+            self.tx.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES ('head_seq', ?1), ('head_hash', ?2)",
+                params![head.seq.to_string(), head.hash.to_hex()],
+            )?;
+        }
+        // The Transaction object stays open over the new transaction: its commit or
+        // rollback at the end applies to the last chunk.
+        self.tx.execute_batch("COMMIT; BEGIN IMMEDIATE;")?;
+        Ok(())
+    }
+
     /// Makes every append of this transaction durable, and records the new head in `meta`.
     ///
     /// # Errors

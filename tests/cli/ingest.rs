@@ -620,3 +620,59 @@ fn an_isbt128_udi_must_name_the_devices_din_and_serial() {
     );
     assert!(String::from_utf8_lossy(&output.stdout).contains("A999717123456000002"));
 }
+
+#[test]
+fn a_long_input_committed_in_chunks_keeps_them_and_resumes_when_run_again() {
+    let ledger = Ledger::for_simulation();
+    let mut simulate = traceledger();
+    simulate.args(["simulate", "--units", "200", "--seed", "4"]);
+    let stream = stdout_of(simulate);
+    let lines: Vec<&str> = stream.lines().collect();
+    assert!(lines.len() > 2600, "{}", lines.len());
+    // Line 2500 is broken: the chunks before it stay, nothing from its chunk on is written.
+    let mut broken = lines.clone();
+    broken[2499] = "{not json";
+    let input = ledger.file("shift.ndjson");
+    std::fs::write(&input, broken.join("\n") + "\n").unwrap();
+    let output = ledger
+        .run(&[
+            "ingest",
+            "--quiet",
+            "--commit-every",
+            "1000",
+            input.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(EXIT_BAD_INPUT), "{stderr}");
+    assert!(
+        stderr.contains("shift.ndjson:2500: invalid_json"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("lines 1 to 2000 were committed in chunks"),
+        "{stderr}"
+    );
+    assert_eq!(ledger.count(), GENESIS_RECORDS + 2000);
+
+    // Mended and run again: the committed lines are duplicates, the rest is recorded.
+    std::fs::write(&input, stream.clone()).unwrap();
+    let out = stdout_of(ledger.run(&[
+        "ingest",
+        "--quiet",
+        "--commit-every",
+        "1000",
+        input.to_str().unwrap(),
+    ]));
+    assert!(
+        out.contains(&format!(
+            "recorded: {} recorded, 2000 duplicates, 0 rejected",
+            lines.len() - 2000
+        )),
+        "{out}"
+    );
+    assert_eq!(ledger.count(), GENESIS_RECORDS + lines.len() as i64);
+    let (code, report) = ledger.verify_json();
+    assert_eq!(code, 0, "{report}");
+}
