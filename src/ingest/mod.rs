@@ -163,6 +163,13 @@ struct Signatures {
 /// in the book (registered earlier in the same input) is checked by the writer.
 type KeyBook = std::sync::RwLock<std::collections::HashMap<String, ed25519_dalek::VerifyingKey>>;
 
+/// Who may sign what as the writing stage goes (the authority), and the key book it keeps
+/// the preparing thread's copy of up to date.
+struct Signers<'b> {
+    authority: Authority,
+    key_book: &'b KeyBook,
+}
+
 type Batch = Result<Vec<PreparedLine>, std::io::Error>;
 
 /// Reads `input` into the ledger.
@@ -202,8 +209,10 @@ pub fn ingest(
         scope.spawn(move || prepare_lines(reader, schemas, keep_raw, book, &sender));
         let written = write_lines(
             &mut appender,
-            authority,
-            &key_book,
+            Signers {
+                authority,
+                key_book: &key_book,
+            },
             &receiver,
             rejects.as_mut(),
             options.commit_every,
@@ -400,8 +409,7 @@ fn signature_rejection(fault: &SignatureFault) -> Rejection {
 /// The second stage: checks each prepared line against the ledger and appends it.
 fn write_lines(
     appender: &mut Appender<'_>,
-    mut authority: Authority,
-    key_book: &KeyBook,
+    mut signers: Signers<'_>,
     receiver: &std::sync::mpsc::Receiver<Batch>,
     mut rejects: Option<&mut RejectsFile>,
     commit_every: Option<u64>,
@@ -419,14 +427,9 @@ fn write_lines(
         })?;
         for prepared in batch {
             let outcome = match prepared.outcome {
-                Ok(prepared) => write_event(
-                    appender,
-                    &mut known,
-                    &mut udis,
-                    &mut authority,
-                    key_book,
-                    &prepared,
-                )?,
+                Ok(prepared) => {
+                    write_event(appender, &mut known, &mut udis, &mut signers, &prepared)?
+                }
                 Err(rejection) => Err(rejection),
             };
             summary.lines += 1;
@@ -520,8 +523,7 @@ fn write_event(
     appender: &mut Appender<'_>,
     known: &mut KnownEntities,
     udis: &mut UdiMemory,
-    authority: &mut Authority,
-    key_book: &KeyBook,
+    signers: &mut Signers<'_>,
     prepared: &Prepared,
 ) -> Result<Result<LineOutcome, Rejection>, StoreError> {
     let Prepared {
@@ -541,7 +543,8 @@ fn write_event(
     if refused.is_none()
         && let Some(signatures) = signatures
     {
-        refused = authority
+        refused = signers
+            .authority
             .check(
                 appender.next_seq(),
                 &signatures.signed,
@@ -572,11 +575,11 @@ fn write_event(
                 if let AuthorityChange::KeyRegistered {
                     key, public_key, ..
                 } = change
-                    && let Ok(mut book) = key_book.write()
+                    && let Ok(mut book) = signers.key_book.write()
                 {
                     book.entry(key.clone()).or_insert(**public_key);
                 }
-                authority.apply(
+                signers.authority.apply(
                     Stamp {
                         seq: head.seq,
                         at_millis: *at_millis,
