@@ -30,6 +30,8 @@ const APPLICATION_ID: i32 = 0x544c_4752;
 /// silently.
 pub const SCHEMA_VERSION: i32 = 3;
 const SCHEMA_SQL: &str = include_str!("schema.sql");
+/// Below this many references of an entity in a role, a typed lookup starts from them.
+const ENTITY_FIRST_MAX: i64 = 2_000;
 const UNIT_PROGRESS_SQL: &str = unit_progress::TABLES_SQL;
 
 /// How long a writer waits for another writer's transaction (another `ingest`) to finish.
@@ -492,10 +494,11 @@ impl Store {
 
     /// The records of `event_type` that name `entity` as `kind` in `role`, in seq order.
     ///
-    /// Walks the records of that type (through the type index) and checks each against the
-    /// entity index by its full key: cheap for the rare types a projection looks up (a
-    /// person's qualifications, an instrument's calibrations), however many other records
-    /// name the same person or instrument.
+    /// Starts from whichever side is smaller: the entity's references in that role (then
+    /// each record's type is checked), or the records of that type through the type index
+    /// (then each is checked against the entity index by its full key). So the cost follows
+    /// the answer, whether the entity is named rarely (a unit, an event id) or the type is
+    /// rare (a person's qualifications, however many steps name the person).
     ///
     /// # Errors
     /// A database error, or `Unreadable` for a damaged row.
@@ -506,13 +509,34 @@ impl Store {
         role: RefRole,
         entity: &str,
     ) -> Result<Vec<Record>, StoreError> {
-        let mut statement = self.conn.prepare_cached(
+        // Two ways in, by what is smaller: the entity's references in that role (a unit, an
+        // event id: a handful), or the records of that type (a person's qualifications when
+        // the person is named by 100,000 steps). Counting the first up to the cut-off costs
+        // at most that many index steps.
+        let named: i64 = self
+            .conn
+            .prepare_cached(
+                "SELECT COUNT(*) FROM (SELECT 1 FROM entity_refs
+                 WHERE entity = ?1 AND kind = ?2 AND role = ?3 LIMIT ?4)",
+            )?
+            .query_row(
+                params![entity, kind.as_str(), role.code(), ENTITY_FIRST_MAX],
+                |row| row.get(0),
+            )?;
+        let sql = if named < ENTITY_FIRST_MAX {
+            // CROSS JOIN keeps SQLite to this order: the entity's rows, then each record.
+            "SELECT r.seq, r.id, r.type, r.occurred_at, r.site, r.actor, r.recorded_at, r.prev, r.hash, r.event
+             FROM entity_refs e CROSS JOIN records r ON r.seq = e.seq
+             WHERE r.type = ?1 AND e.entity = ?2 AND e.kind = ?3 AND e.role = ?4
+             ORDER BY e.seq"
+        } else {
             "SELECT seq, id, type, occurred_at, site, actor, recorded_at, prev, hash, event
              FROM records WHERE type = ?1 AND EXISTS (
                  SELECT 1 FROM entity_refs e
                  WHERE e.entity = ?2 AND e.kind = ?3 AND e.role = ?4 AND e.seq = records.seq)
-             ORDER BY seq",
-        )?;
+             ORDER BY seq"
+        };
+        let mut statement = self.conn.prepare_cached(sql)?;
         let mut rows = statement.query(params![event_type, entity, kind.as_str(), role.code()])?;
         let mut out = Vec::new();
         while let Some(row) = rows.next()? {
