@@ -601,6 +601,16 @@ fn table(results: &[SizeResult]) -> String {
     row("peak RSS: ingest (largest chunk process)", &|r| {
         mb(peak_mb(&r.chunks.iter().map(|c| c.2).collect::<Vec<_>>()))
     });
+    row(
+        "peak RSS per ingest chunk, first → last (same chunk size)",
+        &|r| {
+            format!(
+                "{} → {}",
+                mb(peak_mb(&[r.chunks[0].2])),
+                mb(peak_mb(&[r.chunks[r.chunks.len() - 1].2]))
+            )
+        },
+    );
     row("**verify** (hashes, links, signatures; records/s)", &|r| {
         format!(
             "**{}** ({:.1} s)",
@@ -991,12 +1001,13 @@ fn panel(
         (plot_left + plot_right) / 2.0,
         plot_bottom + 30.0
     );
-    for i in 0..=4 {
-        let value = if log_y {
-            10f64.powf(y0 + (y1 - y0) * f64::from(i) / 4.0)
-        } else {
-            y1 * f64::from(i) / 4.0
-        };
+    // A log axis is ticked at its decades, a linear one in quarters.
+    let ticks: Vec<f64> = if log_y {
+        (y0 as i32..=y1 as i32).map(|d| 10f64.powi(d)).collect()
+    } else {
+        (0..=4).map(|i| y1 * f64::from(i) / 4.0).collect()
+    };
+    for value in ticks {
         let y = py(value);
         let _ = writeln!(
             out,
