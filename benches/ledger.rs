@@ -11,6 +11,9 @@
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+mod common;
+
+use common::{load_rows, raw_sqlite_insert};
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use std::io::Cursor;
 use std::time::Duration;
@@ -61,98 +64,6 @@ fn ingest_into(path: &std::path::Path, bytes: &[u8], schemas: &SchemaSet) -> u64
     .unwrap();
     assert_eq!(summary.rejected, 0);
     summary.recorded
-}
-
-/// The limit: the same rows the ledger wrote (records and their entity index, with the same
-/// tables and indexes and pragmas), written by one prepared INSERT per table in one
-/// transaction: no parsing, validation, hashing or reference checks.
-type Row = (
-    i64,
-    String,
-    String,
-    String,
-    String,
-    Option<String>,
-    String,
-    Vec<u8>,
-    Vec<u8>,
-    String,
-);
-
-type RefRow = (String, String, i64, i64);
-
-fn load_rows(source: &std::path::Path) -> (Vec<Row>, Vec<RefRow>) {
-    let connection = rusqlite::Connection::open(source).unwrap();
-    let mut statement = connection
-        .prepare("SELECT seq, id, type, occurred_at, site, actor, recorded_at, prev, hash, event FROM records ORDER BY seq")
-        .unwrap();
-    let rows = statement
-        .query_map([], |r| {
-            Ok((
-                r.get(0)?,
-                r.get(1)?,
-                r.get(2)?,
-                r.get(3)?,
-                r.get(4)?,
-                r.get(5)?,
-                r.get(6)?,
-                r.get(7)?,
-                r.get(8)?,
-                r.get(9)?,
-            ))
-        })
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
-    let mut statement = connection
-        .prepare("SELECT entity, kind, role, seq FROM entity_refs ORDER BY seq")
-        .unwrap();
-    let refs = statement
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
-    (rows, refs)
-}
-
-fn raw_sqlite_insert((rows, refs): &(Vec<Row>, Vec<RefRow>), target: &std::path::Path) -> u64 {
-    let mut connection = rusqlite::Connection::open(target).unwrap();
-    connection
-        .execute_batch(
-            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA cache_size = -32768;
-             CREATE TABLE records (seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE,
-               type TEXT NOT NULL, occurred_at TEXT NOT NULL, site TEXT NOT NULL, actor TEXT,
-               recorded_at TEXT NOT NULL, prev BLOB NOT NULL, hash BLOB NOT NULL, event TEXT NOT NULL);
-             CREATE INDEX records_by_type ON records (type, seq);
-             CREATE TABLE entity_refs (entity TEXT NOT NULL, kind TEXT NOT NULL, role INTEGER NOT NULL,
-               seq INTEGER NOT NULL, PRIMARY KEY (entity, kind, role, seq)) WITHOUT ROWID;",
-        )
-        .unwrap();
-    let tx = connection.transaction().unwrap();
-    {
-        let mut insert = tx
-            .prepare("INSERT INTO records VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)")
-            .unwrap();
-        let mut index = tx
-            .prepare("INSERT OR IGNORE INTO entity_refs VALUES (?1, ?2, ?3, ?4)")
-            .unwrap();
-        let mut next_ref = 0;
-        for row in rows {
-            insert
-                .execute(rusqlite::params![
-                    row.0, row.1, row.2, row.3, row.4, row.5, row.6, row.7, row.8, row.9
-                ])
-                .unwrap();
-            while let Some(r) = refs.get(next_ref).filter(|r| r.3 == row.0) {
-                index
-                    .execute(rusqlite::params![r.0, r.1, r.2, r.3])
-                    .unwrap();
-                next_ref += 1;
-            }
-        }
-    }
-    tx.commit().unwrap();
-    rows.len() as u64
 }
 
 fn benches(c: &mut Criterion) {
