@@ -124,8 +124,8 @@ enum LineOutcome {
 const BATCH_LINES: usize = 512;
 const BATCHES_IN_FLIGHT: usize = 8;
 /// Entities known to exist are remembered (so most reference checks need no query) up to
-/// this many; then the memory is cleared and refilled, keeping memory flat.
-const KNOWN_ENTITIES_MAX: usize = 500_000;
+/// this many (about 6 MB); then the memory is cleared and refilled, keeping memory flat.
+const KNOWN_ENTITIES_MAX: usize = 100_000;
 
 /// One input line after the first stage: decoded, validated and its references listed.
 struct PreparedLine {

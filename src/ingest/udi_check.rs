@@ -15,7 +15,7 @@ use serde_json::Value;
 use std::collections::HashMap;
 
 /// Units and lots whose product is remembered, at most; then the memory starts over.
-const REMEMBERED_MAX: usize = 200_000;
+const REMEMBERED_MAX: usize = 50_000;
 
 /// What the first stage extracts from an event whose UDI must match: the parsed UDI and the
 /// names it must match.

@@ -37,7 +37,7 @@ const UNIT_PROGRESS_SQL: &str = unit_progress::TABLES_SQL;
 /// How long a writer waits for another writer's transaction (another `ingest`) to finish.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(600);
 /// Page cache per connection, in KiB (negative `cache_size` is KiB in SQLite).
-const CACHE_KIB: i64 = 32 * 1024;
+const CACHE_KIB: i64 = 16 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
