@@ -807,7 +807,7 @@ where
         values.push((limit.min(i64::MAX as u64) as i64).into());
         sql.push_str(&format!(" LIMIT ?{}", values.len()));
     }
-    let mut statement = conn.prepare(&sql)?;
+    let mut statement = conn.prepare_cached(&sql)?;
     let mut rows = statement.query(rusqlite::params_from_iter(values))?;
     while let Some(row) = rows.next()? {
         let view = record_view(row)?;
