@@ -186,21 +186,16 @@ fn split_children(data: &Value) -> impl Iterator<Item = &str> {
 /// too deep) and must not be expanded again.
 fn enter(
     store: &Store,
-    kind: NodeKind,
-    id: &str,
-    link: &str,
-    seq: Option<u64>,
+    node: TraceNode,
     visited: &mut HashSet<(NodeKind, String)>,
     depth: usize,
     wanted: &dyn Fn(&str) -> bool,
 ) -> Result<Option<(TraceNode, Vec<Named>)>, StoreError> {
-    if depth > DEPTH_MAX || !visited.insert((kind, id.to_owned())) {
+    if depth > DEPTH_MAX || !visited.insert((node.kind, node.id.clone())) {
         return Ok(None);
     }
-    Ok(Some((
-        TraceNode::new(kind, id, link, seq),
-        naming(store, id, wanted)?,
-    )))
+    let records = naming(store, &node.id, wanted)?;
+    Ok(Some((node, records)))
 }
 
 /// The types a forward trace reads (`forward_node`, `work_order_outputs`).
@@ -249,7 +244,13 @@ fn backward_node(
     visited: &mut HashSet<(NodeKind, String)>,
     depth: usize,
 ) -> Result<TraceNode, StoreError> {
-    let Some((mut node, records)) = enter(store, kind, id, link, seq, visited, depth, &|_| true)?
+    let Some((mut node, records)) = enter(
+        store,
+        TraceNode::new(kind, id, link, seq),
+        visited,
+        depth,
+        &|_| true,
+    )?
     else {
         return Ok(TraceNode::seen_before(kind, id, link, seq));
     };
@@ -446,8 +447,13 @@ fn forward_node(
     visited: &mut HashSet<(NodeKind, String)>,
     depth: usize,
 ) -> Result<TraceNode, StoreError> {
-    let Some((mut node, records)) =
-        enter(store, kind, id, link, seq, visited, depth, &read_forward)?
+    let Some((mut node, records)) = enter(
+        store,
+        TraceNode::new(kind, id, link, seq),
+        visited,
+        depth,
+        &read_forward,
+    )?
     else {
         return Ok(TraceNode::seen_before(kind, id, link, seq));
     };
