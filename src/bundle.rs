@@ -131,9 +131,13 @@ pub fn needed_records(
         seqs.insert(record.seq);
         ControlFlow::Continue(())
     })?;
+    let seqs: Vec<u64> = seqs.into_iter().collect();
     let mut records = BTreeMap::new();
-    for &seq in &seqs {
-        records.insert(seq, record_at(store, seq)?);
+    for record in store.records_at(&seqs)? {
+        records.insert(record.seq, record);
+    }
+    if let Some(&missing) = seqs.iter().find(|seq| !records.contains_key(seq)) {
+        return Err(record_error(missing, "missing from the ledger"));
     }
     // The printed names of everyone who signed a carried record.
     let signers: BTreeSet<String> = records
@@ -159,22 +163,6 @@ pub fn needed_records(
         }
     }
     Ok(records.into_values().collect())
-}
-
-fn record_at(store: &Store, seq: u64) -> Result<crate::chain::Record, BundleError> {
-    let mut found = None;
-    store.for_each_logged(
-        &LogFilter {
-            from_seq: Some(seq),
-            to_seq: Some(seq),
-            ..LogFilter::default()
-        },
-        |record, _| {
-            found = Some(record.clone());
-            ControlFlow::Break(())
-        },
-    )?;
-    found.ok_or_else(|| record_error(seq, "missing from the ledger"))
 }
 
 /// The bytes the ledger key signs for a bundle: [`MANIFEST_DOMAIN`], then the JCS of
@@ -348,11 +336,7 @@ pub fn verify(
             ));
         }
         let value = &event.value;
-        let event_type = value
-            .get("type")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned();
+        let event_type = event.event_type.as_str();
         let is_genesis = value.get("source").and_then(Value::as_str) == Some(GENESIS_SOURCE);
         if is_genesis {
             if seq != genesis_size + 1 {
@@ -378,13 +362,13 @@ pub fn verify(
                 .check(
                     seq,
                     &signed,
-                    requirement(&event_type, data).as_ref(),
-                    &event_type,
+                    requirement(event_type, data).as_ref(),
+                    event_type,
                     Crypto::Verify,
                 )
                 .map_err(|fault| BundleError::Signature { seq, fault })?;
         }
-        authority.observe(seq, &event_type, &item.event);
+        authority.observe(seq, event_type, &item.event);
         let record = Record {
             seq,
             recorded_at: item.recorded_at.clone(),

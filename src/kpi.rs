@@ -15,14 +15,9 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 use std::ops::ControlFlow;
 
-/// Which units a KPI report covers.
-#[derive(Debug, Clone, Default)]
-pub struct KpiQuery {
-    pub site: Option<String>,
-    pub product: Option<String>,
-    /// `YYYY-MM` or `YYYY`: only units started then.
-    pub period: Option<String>,
-}
+/// Which units a KPI report covers: a site, a product, a month (`YYYY-MM`) or year the
+/// units were started in; `None` for any.
+pub type KpiQuery = UnitGroupFilter;
 
 /// First-pass yield of one operation.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -60,23 +55,18 @@ pub struct KpiGroup {
 /// # Errors
 /// A database error.
 pub fn kpis(store: &Store, query: &KpiQuery) -> Result<Vec<KpiGroup>, StoreError> {
-    let filter = UnitGroupFilter {
-        site: query.site.clone(),
-        product: query.product.clone(),
-        period: query.period.clone(),
-    };
     let mut groups: BTreeMap<(String, String, String), KpiGroup> = BTreeMap::new();
-    store.for_each_unit_progress(&filter, |unit| {
+    store.for_each_unit_progress(query, |unit| {
         let group = group_of(&mut groups, &unit.site, &unit.product, &unit.period);
         add_progress(group, &unit);
     })?;
-    for (site, product, period, op, units, passed) in store.first_pass_by_group(&filter)? {
+    for (site, product, period, op, units, passed) in store.first_pass_by_group(query)? {
         let group = group_of(&mut groups, &site, &product, &period);
         let entry = group.first_pass_yield_by_op.entry(op).or_default();
         entry.units += units;
         entry.passed_first_time += passed;
     }
-    for (site, product, period, open) in store.open_ncrs_by_group(&filter)? {
+    for (site, product, period, open) in store.open_ncrs_by_group(query)? {
         group_of(&mut groups, &site, &product, &period).open_nonconformances += open;
     }
     Ok(finish(groups))
@@ -173,14 +163,7 @@ pub fn kpis_from_log(store: &Store, query: &KpiQuery) -> Result<Vec<KpiGroup>, S
         {
             return ControlFlow::Continue(());
         }
-        let group = groups
-            .entry((site.clone(), product.clone(), period.clone()))
-            .or_insert_with(|| KpiGroup {
-                site,
-                product,
-                period,
-                ..KpiGroup::default()
-            });
+        let group = group_of(&mut groups, &site, &product, &period);
         match add_unit(store, group, &unit, &started_at) {
             Ok(()) => ControlFlow::Continue(()),
             Err(e) => {

@@ -84,31 +84,23 @@ pub fn run(dir: &Path, units: u64, seed: u64) -> Result<(), CliError> {
     );
 
     println!("5. verifying every hash, link, signature and checkpoint");
-    let report = verify::verify(&mut store, false)?;
-    match (&report.finding, report.head) {
-        (None, Some(head)) => println!(
-            "   ok: {} records, head seq {} hash {}",
-            report.records, head.seq, head.hash
-        ),
-        (Some(finding), _) => {
-            return Err(CliError::Integrity(format!("integrity failure: {finding}")));
-        }
-        (None, None) => println!("   ok: empty ledger"),
-    }
-    let trust = verify::trust::check(
-        &store,
-        report.records,
-        None,
-        &[],
-        verify::signatures::Mode::Batch,
-    )?;
-    if let Some(finding) = &trust.finding {
+    let report = verify::verify_with_trust(&mut store, false, &Default::default())?;
+    if let Some(finding) = &report.finding {
         return Err(CliError::Integrity(format!("integrity failure: {finding}")));
     }
-    println!(
-        "   ok: {} checkpoints and {} signatures verified with the ledger key",
-        trust.checkpoints_checked, trust.signatures_checked
-    );
+    if let Some(head) = report.head {
+        println!(
+            "   ok: {} records, head seq {} hash {}",
+            report.records, head.seq, head.hash
+        );
+    }
+    if let Some(trust) = &report.trust {
+        println!(
+            "   ok: {} and {} verified with the ledger key",
+            super::count(trust.checkpoints_checked as u64, "checkpoint"),
+            super::count(trust.signatures_checked, "signature")
+        );
+    }
 
     // A reworked device tells more than a clean one: its nonconformance, the disposition,
     // the swapped pump module, the re-test, then release and shipment.

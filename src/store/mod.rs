@@ -994,6 +994,18 @@ impl Appender<'_> {
         Ok(head)
     }
 
+    /// Records the head in `meta`, in the transaction that appended it: what the ledger
+    /// claims to be, so that `verify` can tell a tail cut off behind its back.
+    fn claim_head(&self) -> Result<(), StoreError> {
+        if let Some(head) = self.head {
+            self.tx.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES ('head_seq', ?1), ('head_hash', ?2)",
+                params![head.seq.to_string(), head.hash.to_hex()],
+            )?;
+        }
+        Ok(())
+    }
+
     /// Makes every append so far durable (with the head in `meta`) and goes on in a new
     /// transaction under the same write lock: a long input is then kept in chunks, and an
     /// interrupted one loses only its last chunk.
@@ -1001,12 +1013,7 @@ impl Appender<'_> {
     /// # Errors
     /// A database error; then the appends since the last commit are not in the ledger.
     pub fn commit_and_continue(&mut self) -> Result<(), StoreError> {
-        if let Some(head) = self.head {
-            self.tx.execute(
-                "INSERT OR REPLACE INTO meta (key, value) VALUES ('head_seq', ?1), ('head_hash', ?2)",
-                params![head.seq.to_string(), head.hash.to_hex()],
-            )?;
-        }
+        self.claim_head()?;
         // The Transaction object stays open over the new transaction: its commit or
         // rollback at the end applies to the last chunk.
         self.tx.execute_batch("COMMIT; BEGIN IMMEDIATE;")?;
@@ -1018,12 +1025,7 @@ impl Appender<'_> {
     /// # Errors
     /// A database error; then nothing of this transaction is in the ledger.
     pub fn commit(self) -> Result<Option<Head>, StoreError> {
-        if let Some(head) = self.head {
-            self.tx.execute(
-                "INSERT OR REPLACE INTO meta (key, value) VALUES ('head_seq', ?1), ('head_hash', ?2)",
-                params![head.seq.to_string(), head.hash.to_hex()],
-            )?;
-        }
+        self.claim_head()?;
         self.tx.commit()?;
         Ok(self.head)
     }
