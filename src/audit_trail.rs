@@ -74,6 +74,7 @@ pub fn audit_trail(
             .transpose()
     };
     let (since, until) = (bound(&query.since)?, bound(&query.until)?);
+    let _snapshot = store.read_snapshot()?;
     // The recorded clock is indexed text in one fixed UTC form: let SQL narrow by it.
     let recorded =
         |millis: Option<i64>| millis.map(|m| crate::time::format_rfc3339_micros(m * 1_000));

@@ -242,6 +242,7 @@ impl Context<'_> {
 /// # Errors
 /// `NotFound` if no `unit.started` names it; a database error.
 pub fn device_history(store: &Store, unit: &str) -> Result<DeviceHistory, DeviceHistoryError> {
+    let _snapshot = store.read_snapshot()?;
     let mut records = records_naming(store, unit)?;
     // A serialized unit begins with unit.started; a lot of a lot-controlled product with
     // lot.produced, and its record then also holds its work order's steps and materials.

@@ -11,6 +11,7 @@
 //!   from a supplier (the end of a backward trace);
 //! - forward only: release, scrap, shipment and customer, complaints.
 
+use crate::event::{LinkSubject, Relation, component_link, material_link, split_parts};
 use crate::store::{LogFilter, Store, StoreError};
 use crate::udi;
 use serde::Serialize;
@@ -153,33 +154,45 @@ fn resolve(store: &Store, input: &str) -> Result<(NodeKind, String), GenealogyEr
         vec![input.to_owned()]
     };
     for id in candidates {
-        for named in naming(store, &id, &|_| true)? {
-            match named.event_type.as_str() {
-                "unit.started" if text(&named.data, "unit") == Some(&id) => {
-                    return Ok((NodeKind::Unit, id));
-                }
-                "lot.received" | "lot.produced" if text(&named.data, "lot") == Some(&id) => {
-                    return Ok((NodeKind::Lot, id));
-                }
-                "lot.merged" if text(&named.data, "into") == Some(&id) => {
-                    return Ok((NodeKind::Lot, id));
-                }
-                "lot.split" if split_children(&named.data).any(|c| c == id) => {
-                    return Ok((NodeKind::Lot, id));
-                }
-                _ => {}
+        // Ingest refuses a reference to a unit or lot not yet defined, so the defining record
+        // is among the first that name it: stop there rather than read the 10,000
+        // consumptions of a busy lot.
+        let mut found = None;
+        let filter = LogFilter {
+            entity: Some(id.clone()),
+            ..LogFilter::default()
+        };
+        store.for_each_logged(&filter, |record, event_type| {
+            if !matches!(
+                event_type,
+                "unit.started" | "lot.received" | "lot.produced" | "lot.merged" | "lot.split"
+            ) {
+                return ControlFlow::Continue(());
             }
+            let Ok(event) = serde_json::from_str::<Value>(&record.event) else {
+                return ControlFlow::Continue(());
+            };
+            let data = &event["data"];
+            found = match event_type {
+                "unit.started" if text(data, "unit") == Some(&id) => Some(NodeKind::Unit),
+                "lot.received" | "lot.produced" if text(data, "lot") == Some(&id) => {
+                    Some(NodeKind::Lot)
+                }
+                "lot.merged" if text(data, "into") == Some(&id) => Some(NodeKind::Lot),
+                "lot.split" if split_parts(data).any(|c| c == id) => Some(NodeKind::Lot),
+                _ => None,
+            };
+            if found.is_some() {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
+        })?;
+        if let Some(kind) = found {
+            return Ok((kind, id));
         }
     }
     Err(GenealogyError::NotFound(input.to_owned()))
-}
-
-fn split_children(data: &Value) -> impl Iterator<Item = &str> {
-    data.get("into")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(|part| text(part, "lot"))
 }
 
 /// Starts a node: its records, or `None` when the node was shown already (or the trace is
@@ -222,6 +235,7 @@ fn read_forward(event_type: &str) -> bool {
 /// # Errors
 /// `NotFound`, `BadUdi`, or a database error.
 pub fn backward(store: &Store, input: &str) -> Result<TraceNode, GenealogyError> {
+    let _snapshot = store.read_snapshot()?;
     let (kind, id) = resolve(store, input)?;
     let mut visited = HashSet::new();
     Ok(backward_node(
@@ -318,7 +332,7 @@ fn backward_node(
                     }
                 }
             }
-            "lot.split" if kind == NodeKind::Lot && split_children(data).any(|c| c == id) => {
+            "lot.split" if kind == NodeKind::Lot && split_parts(data).any(|c| c == id) => {
                 if let Some(parent) = text(data, "lot") {
                     node.children.push(backward_node(
                         store,
@@ -392,22 +406,6 @@ fn work_order_materials(
     Ok(out)
 }
 
-fn component_link(data: &Value) -> String {
-    match text(data, "op") {
-        Some(op) => format!("component (op {op})"),
-        None => "component".to_owned(),
-    }
-}
-
-fn material_link(data: &Value) -> String {
-    let quantity = text(data, "quantity").unwrap_or("?");
-    let uom = text(data, "uom").unwrap_or("");
-    match text(data, "op") {
-        Some(op) => format!("material {quantity} {uom} (op {op})"),
-        None => format!("material {quantity} {uom}"),
-    }
-}
-
 /// A removal undoes the latest installation of that component that is still in place.
 fn mark_removed(children: &mut [TraceNode], component: Option<&str>, seq: u64) {
     if let Some(child) = children.iter_mut().rev().find(|c| {
@@ -422,9 +420,122 @@ fn mark_removed(children: &mut [TraceNode], component: Option<&str>, seq: u64) {
 /// Where `input` (a unit or lot, by id or UDI) went: every unit and lot that contains it, up
 /// to the finished devices, with their release, shipments and customers.
 ///
+/// Read from the forward genealogy the ledger keeps as it appends (a few rows per unit
+/// reached); [`forward_from_log`] reads the same from the records, and `verify --derived`
+/// proves the two sources agree.
+///
 /// # Errors
 /// `NotFound`, `BadUdi`, or a database error.
 pub fn forward(store: &Store, input: &str) -> Result<TraceNode, GenealogyError> {
+    let _snapshot = store.read_snapshot()?;
+    let (kind, id) = resolve(store, input)?;
+    let mut visited = HashSet::new();
+    Ok(forward_linked(
+        store,
+        kind,
+        &id,
+        "traced",
+        None,
+        &mut visited,
+        0,
+    )?)
+}
+
+fn forward_linked(
+    store: &Store,
+    kind: NodeKind,
+    id: &str,
+    link: &str,
+    seq: Option<u64>,
+    visited: &mut HashSet<(NodeKind, String)>,
+    depth: usize,
+) -> Result<TraceNode, StoreError> {
+    if depth > DEPTH_MAX || !visited.insert((kind, id.to_owned())) {
+        return Ok(TraceNode::seen_before(kind, id, link, seq));
+    }
+    let mut node = TraceNode::new(kind, id, link, seq);
+    let read_as = match kind {
+        NodeKind::Lot => LinkSubject::Lot,
+        _ => LinkSubject::Unit,
+    };
+    for stored in store.trace_links_of(id)? {
+        if stored.subject_kind != read_as {
+            continue;
+        }
+        let detail = stored.detail.as_deref().unwrap_or("");
+        let at = Some(stored.seq);
+        let mut follow = |kind: NodeKind, link: &str| -> Result<(), StoreError> {
+            if let Some(other) = stored.other.as_deref() {
+                let child = forward_linked(store, kind, other, link, at, visited, depth + 1)?;
+                node.children.push(child);
+            }
+            Ok(())
+        };
+        match stored.relation {
+            Relation::Started | Relation::Made => node.item = stored.detail.clone(),
+            Relation::ConsumedByUnit => {
+                follow(NodeKind::Unit, &format!("consumed by unit: {detail}"))?;
+            }
+            Relation::InstalledIn => follow(NodeKind::Unit, &format!("installed in ({detail})"))?,
+            Relation::SplitInto => follow(NodeKind::Lot, "split into")?,
+            Relation::MergedInto => follow(NodeKind::Lot, "merged into")?,
+            Relation::ConsumedByOrder => {
+                if let Some(order) = stored.other.as_deref() {
+                    let link = format!("consumed by work order {order}: {detail}");
+                    for made in store.trace_links_of(order)? {
+                        let kind = match made.relation {
+                            Relation::OrderUnit => NodeKind::Unit,
+                            Relation::OrderLot => NodeKind::Lot,
+                            _ => continue,
+                        };
+                        if let Some(output) = made.other.as_deref() {
+                            node.children.push(forward_linked(
+                                store,
+                                kind,
+                                output,
+                                &link,
+                                at,
+                                visited,
+                                depth + 1,
+                            )?);
+                        }
+                    }
+                }
+            }
+            Relation::RemovedFrom => {
+                if let Some(child) = node.children.iter_mut().rev().find(|c| {
+                    Some(c.id.as_str()) == stored.other.as_deref() && c.removed_seq.is_none()
+                }) {
+                    child.removed_seq = at;
+                }
+            }
+            Relation::Released => node
+                .facts
+                .push(("released".to_owned(), format!("seq {}", stored.seq))),
+            Relation::Scrapped => node
+                .facts
+                .push(("scrapped".to_owned(), format!("seq {}", stored.seq))),
+            Relation::Shipped => node.facts.push((
+                "shipped".to_owned(),
+                format!("{detail} (seq {})", stored.seq),
+            )),
+            Relation::Complaint => node.facts.push((
+                "complaint".to_owned(),
+                format!("{detail} (seq {})", stored.seq),
+            )),
+            Relation::OrderUnit | Relation::OrderLot => {}
+        }
+    }
+    Ok(node)
+}
+
+/// [`forward`] read from the records themselves rather than the forward genealogy table: the
+/// reference the table is checked against, for whoever trusts nothing derived.
+///
+/// # Errors
+/// `NotFound`, `BadUdi`, or a database error.
+pub fn forward_from_log(store: &Store, input: &str) -> Result<TraceNode, GenealogyError> {
+    let _snapshot = store.read_snapshot()?;
     let (kind, id) = resolve(store, input)?;
     let mut visited = HashSet::new();
     Ok(forward_node(
@@ -517,7 +628,7 @@ fn forward_node(
                 }
             }
             "lot.split" if kind == NodeKind::Lot && mine("lot") => {
-                let children: Vec<String> = split_children(data).map(str::to_owned).collect();
+                let children: Vec<String> = split_parts(data).map(str::to_owned).collect();
                 for child in children {
                     node.children.push(forward_node(
                         store,

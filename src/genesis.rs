@@ -12,7 +12,7 @@
 //! should verify with their own copy (`verify --ledger-key`).
 
 use crate::checkpoint::{self, Checkpoint};
-use crate::event::{SchemaSet, ValidEvent, entity_refs, unit_fact};
+use crate::event::{EventFacts, SchemaSet, ValidEvent, entity_refs};
 use crate::log_tree;
 use crate::signing::keys::{self, KeyError};
 use crate::store::{Store, StoreError};
@@ -216,7 +216,7 @@ fn write_genesis(
             .append(
                 event,
                 &entity_refs(&event.value),
-                unit_fact(&event.value).as_ref(),
+                &EventFacts::of(&event.value),
             )?
             .seq;
     }

@@ -31,6 +31,9 @@ pub struct SimulationConfig {
     pub seed: u64,
     /// Sites, 1 to 26.
     pub sites: u32,
+    /// Parts per received supplier lot ([`DEFAULT_LOT_SIZE`]): a lot of 10,000 reaches
+    /// 10,000 devices, the forward trace a recall of a bulk part needs.
+    pub lot_size: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,8 +81,8 @@ pub fn genesis_spec() -> GenesisSpec {
 const BATCH_UNITS: u64 = 10;
 /// Kits per catheter-kit lot.
 const KIT_LOT_SIZE: u64 = 40;
-/// Parts per received supplier lot before a new one is needed.
-const SUPPLIER_LOT_SIZE: u64 = 120;
+/// Parts per received supplier lot before a new one is needed, unless configured.
+pub const DEFAULT_LOT_SIZE: u64 = 120;
 
 const SITE_TABLE: &[(&str, &str, &str)] = &[
     ("GAL", "Galway", "Europe/Dublin"),
@@ -327,6 +330,7 @@ struct Sim<W: Write> {
     out: W,
     rng: Rng,
     seed: u64,
+    lot_size: u64,
     clock_millis: i64,
     events: u64,
     sites: Vec<Site>,
@@ -618,7 +622,7 @@ impl<W: Write> Sim<W> {
             site,
             part,
             lot: lot.clone(),
-            left: SUPPLIER_LOT_SIZE - 1,
+            left: self.lot_size - 1,
         });
         Ok(lot)
     }
@@ -641,20 +645,20 @@ impl<W: Write> Sim<W> {
         };
         match self.lot_counter % 7 {
             3 => {
-                let parent = receive(self, SUPPLIER_LOT_SIZE * 2)?;
-                let half = SUPPLIER_LOT_SIZE.to_string();
+                let parent = receive(self, self.lot_size * 2)?;
+                let half = self.lot_size.to_string();
                 let (a, b) = (format!("{parent}-A"), format!("{parent}-B"));
                 self.emit("lot.split", site, "system:wms", None, json!({"lot": parent, "into": [{"lot": a, "quantity": half}, {"lot": b, "quantity": half}]}))?;
                 Ok(a)
             }
             5 => {
-                let first = receive(self, SUPPLIER_LOT_SIZE / 2)?;
-                let second = receive(self, SUPPLIER_LOT_SIZE / 2)?;
+                let first = receive(self, self.lot_size / 2)?;
+                let second = receive(self, self.lot_size / 2)?;
                 let merged = format!("{first}-M");
-                self.emit("lot.merged", site, "system:wms", None, json!({"lots": [first, second], "into": merged, "quantity": SUPPLIER_LOT_SIZE.to_string()}))?;
+                self.emit("lot.merged", site, "system:wms", None, json!({"lots": [first, second], "into": merged, "quantity": self.lot_size.to_string()}))?;
                 Ok(merged)
             }
-            _ => receive(self, SUPPLIER_LOT_SIZE),
+            _ => receive(self, self.lot_size),
         }
     }
 
@@ -1098,6 +1102,13 @@ pub fn simulate<W: Write>(
             config.sites
         )));
     }
+    // Merged lots are made of two halves.
+    if config.lot_size < 2 {
+        return Err(SimulateError::Config(format!(
+            "--lot-size must be at least 2, not {}",
+            config.lot_size
+        )));
+    }
     let product = |id, first13: &str, routing, materials, operations, prefix| Product {
         id,
         gtin: gtin14(first13),
@@ -1114,6 +1125,7 @@ pub fn simulate<W: Write>(
         out,
         rng: Rng(config.seed ^ 0x7472_6163_656c_6467),
         seed: config.seed,
+        lot_size: config.lot_size,
         clock_millis: START_UNIX_MILLIS,
         events: 0,
         sites: Vec::new(),
@@ -1214,7 +1226,16 @@ mod tests {
 
     fn run(units: u64, seed: u64, sites: u32) -> Vec<u8> {
         let mut out = Vec::new();
-        simulate(&SimulationConfig { units, seed, sites }, &mut out).unwrap();
+        simulate(
+            &SimulationConfig {
+                units,
+                seed,
+                sites,
+                lot_size: DEFAULT_LOT_SIZE,
+            },
+            &mut out,
+        )
+        .unwrap();
         out
     }
 
@@ -1259,6 +1280,7 @@ mod tests {
                 units: 1,
                 seed: 1,
                 sites: 0,
+                lot_size: DEFAULT_LOT_SIZE,
             },
             Vec::new(),
         );

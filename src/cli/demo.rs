@@ -34,6 +34,7 @@ pub fn run(dir: &Path, units: u64, seed: u64) -> Result<(), CliError> {
             units,
             seed,
             sites: DEMO_SITES,
+            lot_size: simulate::DEFAULT_LOT_SIZE,
         },
         &mut out,
     )?;

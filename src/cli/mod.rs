@@ -152,6 +152,9 @@ enum Command {
         /// Number of sites (1 to 26)
         #[arg(long, default_value_t = 3)]
         sites: u32,
+        /// Parts per supplier lot received: each lot reaches about this many devices
+        #[arg(long, default_value_t = simulate::DEFAULT_LOT_SIZE)]
+        lot_size: u64,
     },
     /// The audit trail: who did what and when, corrections beside what they correct
     Audit {
@@ -221,6 +224,10 @@ enum Command {
         /// Where it went: every unit and lot containing it, releases, shipments, customers
         #[arg(long)]
         forward: bool,
+        /// With --forward: read the records themselves, not the forward genealogy the ledger
+        /// keeps (slower; the reference that `verify --derived` holds the kept one to)
+        #[arg(long, requires = "forward")]
+        from_log: bool,
         /// Print the tree as JSON
         #[arg(long, conflicts_with_all = ["dot", "mermaid"])]
         json: bool,
@@ -437,10 +444,23 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             println!("rebuilt the entity index from {count} records");
             Ok(())
         }
-        Command::Simulate { units, seed, sites } => {
+        Command::Simulate {
+            units,
+            seed,
+            sites,
+            lot_size,
+        } => {
             let stdout = std::io::stdout();
             let out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
-            simulate::simulate(&SimulationConfig { units, seed, sites }, out)?;
+            simulate::simulate(
+                &SimulationConfig {
+                    units,
+                    seed,
+                    sites,
+                    lot_size,
+                },
+                out,
+            )?;
             Ok(())
         }
         Command::Demo { dir, units, seed } => demo::run(&dir, units, seed),
@@ -519,6 +539,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             id,
             backward,
             forward: _,
+            from_log,
             json,
             dot,
             mermaid,
@@ -526,6 +547,8 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             let store = Store::open(&ledger)?;
             let tree = if backward {
                 genealogy::backward(&store, &id)?
+            } else if from_log {
+                genealogy::forward_from_log(&store, &id)?
             } else {
                 genealogy::forward(&store, &id)?
             };
@@ -686,15 +709,18 @@ fn print_verify(report: &VerifyReport, json: bool) -> Result<(), CliError> {
         }
         if let Some(derived) = &report.derived {
             if derived.matches() {
-                println!("derived: entity index and KPI tables match the records");
+                println!(
+                    "derived: entity index, KPI tables and forward genealogy match the records"
+                );
             } else {
                 println!(
-                    "derived: differs from the records: entity index {} rows missing, {} rows extra (first missing {:?}, first extra {:?}); KPI tables {} rows differ; run `traceledger rebuild`",
+                    "derived: differs from the records: entity index {} rows missing, {} rows extra (first missing {:?}, first extra {:?}); KPI tables {} rows differ; forward genealogy {} rows differ; run `traceledger rebuild`",
                     derived.missing,
                     derived.extra,
                     derived.first_missing,
                     derived.first_extra,
-                    derived.kpi_rows_differing
+                    derived.kpi_rows_differing,
+                    derived.trace_link_rows_differing
                 );
             }
         }

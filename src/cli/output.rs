@@ -116,7 +116,7 @@ pub fn verify_json(report: &VerifyReport) -> Value {
         .as_ref()
         .map(|f| json!({"code": f.code(), "seq": f.seq(), "message": f.to_string()}));
     let derived = report.derived.as_ref().map(|d| {
-        json!({"missing": d.missing, "extra": d.extra, "kpi_rows_differing": d.kpi_rows_differing, "matches": d.matches()})
+        json!({"missing": d.missing, "extra": d.extra, "kpi_rows_differing": d.kpi_rows_differing, "trace_link_rows_differing": d.trace_link_rows_differing, "matches": d.matches()})
     });
     let trust = report.trust.as_ref().map(|t| {
         json!({"checkpoints_checked": t.checkpoints_checked, "signatures_checked": t.signatures_checked})

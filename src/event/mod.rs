@@ -9,12 +9,34 @@ mod canonical;
 mod refs;
 mod schema;
 mod strict_json;
+mod trace_links;
 mod unit_facts;
 
 pub use canonical::{CanonicalError, canonical_json};
 pub use refs::{EntityKind, EntityRef, RefRole, entity_refs};
 pub use schema::{SchemaError, SchemaSet};
+pub use trace_links::{
+    LinkSubject, Relation, TraceLink, component_link, material_link, split_parts, trace_links,
+};
 pub use unit_facts::{UnitFact, unit_fact};
+
+/// What the ledger's derived tables take from one event: its KPI fact and its forward
+/// genealogy links.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EventFacts {
+    pub unit: Option<UnitFact>,
+    pub links: Vec<TraceLink>,
+}
+
+impl EventFacts {
+    /// The facts `event` (a whole event object) states.
+    pub fn of(event: &Value) -> EventFacts {
+        EventFacts {
+            unit: unit_fact(event),
+            links: trace_links(event),
+        }
+    }
+}
 
 use serde_json::Value;
 use std::fmt;

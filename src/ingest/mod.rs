@@ -10,8 +10,8 @@
 //! a callback).
 
 use crate::event::{
-    EntityKind, EntityRef, RefRole, RejectCode, Rejection, SchemaSet, UnitFact, ValidEvent,
-    entity_refs, unit_fact,
+    EntityKind, EntityRef, EventFacts, RefRole, RejectCode, Rejection, SchemaSet, ValidEvent,
+    entity_refs,
 };
 use crate::genesis::GENESIS_SOURCE;
 use crate::signing::authority::{
@@ -140,8 +140,8 @@ struct PreparedLine {
 struct Prepared {
     event: ValidEvent,
     refs: Vec<EntityRef>,
-    /// What it says about a unit, for the KPI tables.
-    fact: Option<UnitFact>,
+    /// What it says about units and lots, for the KPI and forward genealogy tables.
+    facts: EventFacts,
     label: Option<LabelUdi>,
     signatures: Option<Signatures>,
     /// What the event changes in who may sign, stamped with its `occurred_at`.
@@ -280,7 +280,7 @@ fn prepare_lines(
             Ok(None) => continue,
             Ok(Some(text)) => ValidEvent::parse(text, schemas).and_then(|mut event| {
                 let refs = entity_refs(&event.value);
-                let fact = unit_fact(&event.value);
+                let facts = EventFacts::of(&event.value);
                 let label = udi_check::parse_event_udi(&event)?;
                 let (signatures, change) = prepare_signatures(&event, key_book)?;
                 // The parsed tree is not needed past this stage; freeing it here keeps that
@@ -289,7 +289,7 @@ fn prepare_lines(
                 Ok(Prepared {
                     event,
                     refs,
-                    fact,
+                    facts,
                     label,
                     signatures,
                     change,
@@ -529,7 +529,7 @@ fn write_event(
     let Prepared {
         event,
         refs,
-        fact,
+        facts,
         label,
         signatures,
         change,
@@ -563,7 +563,7 @@ fn write_event(
             None => Err(rejection),
         });
     }
-    match appender.append(event, refs, fact.as_ref()) {
+    match appender.append(event, refs, facts) {
         Ok(head) => {
             for entity_ref in refs.iter().filter(|r| r.role.defines()) {
                 known.remember(entity_ref.kind, &entity_ref.id);

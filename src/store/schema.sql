@@ -1,4 +1,4 @@
--- traceledger ledger file, schema version 3 (with unit_progress.sql). See docs/architecture.md, "The ledger file".
+-- traceledger ledger file, schema version 4 (with unit_progress.sql and trace_links.sql). See docs/architecture.md, "The ledger file".
 -- `records` is the log, the single source of truth. Everything else is derived from it and
 -- can be recomputed by `traceledger rebuild`.
 

@@ -7,6 +7,12 @@ use crate::event::{UnitFact, unit_fact};
 use rusqlite::{Connection, OptionalExtension, params};
 
 pub(super) const TABLES_SQL: &str = include_str!("unit_progress.sql");
+pub(super) const TABLES: [&str; 4] = [
+    "unit_progress",
+    "unit_first_results",
+    "unit_ncrs",
+    "area_readings",
+];
 
 /// Which units a KPI read covers: `None` means any.
 #[derive(Debug, Clone, Default)]
@@ -116,39 +122,6 @@ pub(super) fn rebuild(conn: &Connection) -> Result<u64, StoreError> {
         }
     }
     Ok(applied)
-}
-
-/// Rows of the KPI tables that differ from a rebuild (both directions), leaving the
-/// ledger as it was.
-pub(super) fn differences(conn: &mut Connection) -> Result<u64, StoreError> {
-    let tx = conn.transaction()?;
-    const TABLES: [&str; 4] = [
-        "unit_progress",
-        "unit_first_results",
-        "unit_ncrs",
-        "area_readings",
-    ];
-    for table in TABLES {
-        tx.execute_batch(&format!(
-            "CREATE TEMP TABLE stored_{table} AS SELECT * FROM main.{table};"
-        ))?;
-    }
-    rebuild(&tx)?;
-    let mut differing = 0u64;
-    for table in TABLES {
-        let count: i64 = tx.query_row(
-            &format!(
-                "SELECT (SELECT COUNT(*) FROM (SELECT * FROM temp.stored_{table} EXCEPT SELECT * FROM main.{table}))
-                      + (SELECT COUNT(*) FROM (SELECT * FROM main.{table} EXCEPT SELECT * FROM temp.stored_{table}))"
-            ),
-            [],
-            |row| row.get(0),
-        )?;
-        differing += u64::try_from(count).unwrap_or(0);
-    }
-    // Undo the rebuild and drop the temporary copies.
-    tx.rollback()?;
-    Ok(differing)
 }
 
 const GROUP_WHERE: &str = "(?1 IS NULL OR u.site = ?1) AND (?2 IS NULL OR u.product = ?2)

@@ -79,21 +79,6 @@ fn an_open_nonconformance_is_counted_until_dispositioned() {
     );
 }
 
-/// A simulated plant of `units` devices in a new ledger.
-fn simulated_plant(units: &str, seed: &str) -> Ledger {
-    let ledger = Ledger::for_simulation();
-    let events = ledger.file("plant.ndjson");
-    let mut simulate = traceledger();
-    simulate.args(["simulate", "--units", units, "--seed", seed]);
-    let stream = stdout_of(simulate);
-    std::fs::write(&events, stream).unwrap();
-    ledger
-        .run(&["ingest", "--quiet", events.to_str().unwrap()])
-        .assert()
-        .success();
-    ledger
-}
-
 #[test]
 fn the_kpi_tables_kept_at_ingest_give_what_the_records_give() {
     let ledger = simulated_plant("300", "11");
@@ -121,7 +106,7 @@ fn a_ledger_of_schema_2_gets_its_kpi_tables_on_open() {
         .sqlite()
         .execute_batch(
             "DROP TABLE unit_progress; DROP TABLE unit_first_results; DROP TABLE unit_ncrs;
-             DROP TABLE area_readings; PRAGMA user_version = 2;",
+             DROP TABLE area_readings; DROP TABLE trace_links; PRAGMA user_version = 2;",
         )
         .unwrap();
     assert_eq!(stdout_of(ledger.run(&["kpi", "--json"])), before);
@@ -129,7 +114,7 @@ fn a_ledger_of_schema_2_gets_its_kpi_tables_on_open() {
         .sqlite()
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 3);
+    assert_eq!(version, 4);
 }
 
 #[test]

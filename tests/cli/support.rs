@@ -215,3 +215,18 @@ pub fn rechain(connection: &rusqlite::Connection, from: i64) {
         ))
         .unwrap();
 }
+
+/// A simulated plant of `units` devices in a new ledger.
+pub fn simulated_plant(units: &str, seed: &str) -> Ledger {
+    let ledger = Ledger::for_simulation();
+    let events = ledger.file("plant.ndjson");
+    let mut simulate = traceledger();
+    simulate.args(["simulate", "--units", units, "--seed", seed]);
+    let stream = stdout_of(simulate);
+    std::fs::write(&events, stream).unwrap();
+    ledger
+        .run(&["ingest", "--quiet", events.to_str().unwrap()])
+        .assert()
+        .success();
+    ledger
+}

@@ -2,7 +2,7 @@
 //! hand) and, for invariants, on a simulated plant.
 
 use crate::support::*;
-use traceledger::genealogy::{NodeKind, TraceNode, backward, forward};
+use traceledger::genealogy::{NodeKind, TraceNode, backward, forward, forward_from_log};
 use traceledger::store::Store;
 
 fn ids(tree: &TraceNode) -> Vec<&str> {
@@ -184,4 +184,96 @@ fn pictures_draw_each_unit_once_and_removed_links_dashed() {
     let mermaid = stdout_of(ledger.run(&["trace", "IP3K-260002", "--backward", "--mermaid"]));
     assert!(mermaid.starts_with("flowchart LR"));
     assert_eq!(mermaid.matches("-.->").count(), 1, "{mermaid}");
+}
+
+/// Every unit and lot the forward genealogy table names, traced from the table and from the
+/// records.
+fn assert_forward_sources_agree(ledger: &Ledger) -> usize {
+    let subjects: Vec<String> = ledger
+        .sqlite()
+        .prepare("SELECT DISTINCT subject FROM trace_links WHERE subject_kind IN ('unit', 'lot')")
+        .unwrap()
+        .query_map([], |row| row.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let store = Store::open(&ledger.path).unwrap();
+    let mut traced = 0;
+    for subject in &subjects {
+        // A component installed but never started here is not a unit `resolve` knows.
+        let Ok(from_log) = forward_from_log(&store, subject) else {
+            continue;
+        };
+        assert_eq!(forward(&store, subject).unwrap(), from_log, "{subject}");
+        traced += 1;
+    }
+    traced
+}
+
+#[test]
+fn forward_from_the_kept_genealogy_is_forward_from_the_records() {
+    // The hand-built plant has splits, merges, work-order consumption and a rework.
+    let plant = Ledger::with_plant();
+    assert!(assert_forward_sources_agree(&plant) >= 20);
+    let simulated = simulated_plant("120", "4");
+    assert!(assert_forward_sources_agree(&simulated) >= 120);
+    let json = stdout_of(plant.run(&["trace", "L-PEN-2611-0001", "--forward", "--json"]));
+    let from_log = stdout_of(plant.run(&[
+        "trace",
+        "L-PEN-2611-0001",
+        "--forward",
+        "--from-log",
+        "--json",
+    ]));
+    assert_eq!(json, from_log);
+}
+
+#[test]
+fn a_ledger_of_schema_3_gets_its_forward_genealogy_on_open() {
+    let ledger = Ledger::with_plant();
+    let before = stdout_of(ledger.run(&["trace", "L-PEN-2611-0001", "--forward", "--json"]));
+    ledger
+        .sqlite()
+        .execute_batch("DROP TABLE trace_links; PRAGMA user_version = 3;")
+        .unwrap();
+    let after = stdout_of(ledger.run(&["trace", "L-PEN-2611-0001", "--forward", "--json"]));
+    assert_eq!(after, before);
+    let version: i64 = ledger
+        .sqlite()
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, 4);
+}
+
+#[test]
+fn verify_derived_finds_a_shipment_hidden_from_the_forward_genealogy_and_rebuild_mends_it() {
+    let ledger = Ledger::with_plant();
+    let before = stdout_of(ledger.run(&["trace", "L-PEN-2611-0001", "--forward"]));
+    assert!(before.contains("shipped: "), "{before}");
+    // An insider hides a shipment from recalls by deleting its row of the kept genealogy.
+    let deleted = ledger
+        .sqlite()
+        .execute(
+            "DELETE FROM trace_links WHERE relation = 'shipped' AND seq = (SELECT MIN(seq) FROM trace_links WHERE relation = 'shipped')",
+            [],
+        )
+        .unwrap();
+    assert!(deleted >= 1);
+    let hidden = stdout_of(ledger.run(&["trace", "L-PEN-2611-0001", "--forward"]));
+    assert_ne!(hidden, before);
+    let (code, report) = ledger.verify_json_with(&["--derived"]);
+    assert_eq!(code, EXIT_INTEGRITY, "{report}");
+    assert_eq!(
+        report["derived"]["trace_link_rows_differing"],
+        u64::try_from(deleted).unwrap(),
+        "{report}"
+    );
+    assert_eq!(report["derived"]["kpi_rows_differing"], 0, "{report}");
+    ledger.run(&["rebuild"]).assert().success();
+    assert_eq!(
+        stdout_of(ledger.run(&["trace", "L-PEN-2611-0001", "--forward"])),
+        before
+    );
+    let (code, report) = ledger.verify_json_with(&["--derived"]);
+    assert_eq!(code, 0, "{report}");
 }
