@@ -42,6 +42,7 @@ fn stream() -> (Vec<u8>, u64) {
             units,
             seed: 42,
             sites: 3,
+            lot_size: traceledger::simulate::DEFAULT_LOT_SIZE,
         },
         &mut out,
     )

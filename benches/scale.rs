@@ -6,7 +6,9 @@
 //! TRACELEDGER_SCALE_SIZES=100000,1000000,10000000 cargo bench --bench scale
 //! ```
 //!
-//! For each size (approximate events): `simulate --units N/14 --seed 42`, `init --simulation`,
+//! For each size (approximate events): `simulate --units N/14 --seed 42 --lot-size 10000`
+//! (supplier lots of 10,000 parts, so that the largest ledger has lots in 10,000 devices to
+//! trace forward), `init --simulation`,
 //! then `ingest --quiet` of the stream in ten chunks (the rate of each chunk shows whether
 //! ingest holds as the ledger grows), the same rows written by the plainest SQLite loop
 //! (benches/common) in the same chunks, the first checkpoint over the whole build, 30 small
@@ -35,6 +37,8 @@ use traceledger::store::Store;
 const EVENTS_PER_UNIT: u64 = 14;
 /// The main stream is ingested in this many chunks, one `ingest` process each.
 const CHUNKS: usize = 10;
+/// Parts per supplier lot: a bulk part, each lot in up to this many devices.
+const LOT_SIZE: &str = "10000";
 /// Runs of each query command (different unit, lot or seq each run).
 const RUNS: usize = 50;
 /// Appends, each followed by a timed `checkpoint`, and the records each appends.
@@ -165,11 +169,19 @@ fn run_size(bin: &Path, dir: &Path, size: u64, have_time: bool) -> SizeResult {
     let ledger = dir.join("ledger.db");
     let stream = dir.join("stream.ndjson");
     let units = (size / EVENTS_PER_UNIT).max(1);
-    eprintln!("== {size}: simulate --units {units}");
+    eprintln!("== {size}: simulate --units {units} --lot-size {LOT_SIZE}");
     let simulate = run(
         bin,
         &ledger,
-        &["simulate", "--units", &units.to_string(), "--seed", "42"],
+        &[
+            "simulate",
+            "--units",
+            &units.to_string(),
+            "--seed",
+            "42",
+            "--lot-size",
+            LOT_SIZE,
+        ],
         Some(&stream),
         have_time,
     );
@@ -562,9 +574,10 @@ fn table(results: &[SizeResult]) -> String {
     let mut row = |name: &str, f: &dyn Fn(&SizeResult) -> String| {
         rows.push((name.to_owned(), results.iter().map(f).collect()));
     };
-    row("events (simulate --units N/14 --seed 42)", &|r| {
-        format!("{} ({} units)", thousands(r.events), thousands(r.units))
-    });
+    row(
+        "events (simulate --units N/14 --seed 42 --lot-size 10000)",
+        &|r| format!("{} ({} units)", thousands(r.events), thousands(r.units)),
+    );
     row("records in the ledger at the end", &|r| {
         thousands(r.records)
     });

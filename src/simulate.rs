@@ -1225,18 +1225,64 @@ mod tests {
     use super::*;
 
     fn run(units: u64, seed: u64, sites: u32) -> Vec<u8> {
+        run_with_lots(units, seed, sites, DEFAULT_LOT_SIZE)
+    }
+
+    fn run_with_lots(units: u64, seed: u64, sites: u32, lot_size: u64) -> Vec<u8> {
         let mut out = Vec::new();
         simulate(
             &SimulationConfig {
                 units,
                 seed,
                 sites,
-                lot_size: DEFAULT_LOT_SIZE,
+                lot_size,
             },
             &mut out,
         )
         .unwrap();
         out
+    }
+
+    /// The most units any one lot was consumed by.
+    fn busiest_lot(stream: &[u8]) -> usize {
+        let mut units_of: HashMap<String, std::collections::HashSet<String>> = HashMap::new();
+        for line in String::from_utf8_lossy(stream).lines() {
+            let event: Value = serde_json::from_str(line).unwrap();
+            if event["type"] == "material.consumed"
+                && let (Some(lot), Some(unit)) = (
+                    event["data"]["lot"].as_str(),
+                    event["data"]["unit"].as_str(),
+                )
+            {
+                units_of
+                    .entry(lot.to_owned())
+                    .or_default()
+                    .insert(unit.to_owned());
+            }
+        }
+        units_of
+            .values()
+            .map(|units| units.len())
+            .max()
+            .unwrap_or(0)
+    }
+
+    #[test]
+    fn the_lot_size_bounds_how_many_devices_one_lot_reaches() {
+        let small = busiest_lot(&run(600, 3, 1));
+        assert!(small > 0 && small <= DEFAULT_LOT_SIZE as usize, "{small}");
+        let bulk = busiest_lot(&run_with_lots(600, 3, 1, 2_000));
+        assert!(bulk > DEFAULT_LOT_SIZE as usize, "{bulk}");
+        let too_small = simulate(
+            &SimulationConfig {
+                units: 1,
+                seed: 1,
+                sites: 1,
+                lot_size: 1,
+            },
+            Vec::new(),
+        );
+        assert!(matches!(too_small, Err(SimulateError::Config(_))));
     }
 
     #[test]
