@@ -6,6 +6,7 @@
 //! concerns. Whether the entities it names exist is the ledger's question, not this module's.
 
 mod canonical;
+mod envelope;
 mod refs;
 mod schema;
 mod strict_json;
@@ -13,6 +14,7 @@ mod trace_links;
 mod unit_facts;
 
 pub use canonical::{CanonicalError, canonical_json};
+pub use envelope::{EnvelopeFields, envelope_fields};
 pub use refs::{EntityKind, EntityRef, RefRole, entity_refs};
 pub use schema::{SchemaError, SchemaSet};
 pub use trace_links::{

@@ -15,10 +15,8 @@ pub mod signatures;
 pub mod trust;
 
 use crate::chain::{GENESIS_PREV, RecordHash, record_hash};
-use crate::event::entity_refs;
+use crate::event::{entity_refs, envelope_fields};
 use crate::store::{DerivedDiff, Head, RecordView, Store, StoreError};
-use serde::Deserialize;
-use std::borrow::Cow;
 use std::fmt;
 use std::ops::ControlFlow;
 
@@ -199,21 +197,6 @@ impl VerifyReport {
     }
 }
 
-/// The fields of the event that the `records` table repeats as columns.
-#[derive(Deserialize)]
-struct IndexedFields<'a> {
-    #[serde(borrow)]
-    id: Cow<'a, str>,
-    #[serde(borrow, rename = "type")]
-    event_type: Cow<'a, str>,
-    #[serde(borrow)]
-    occurred_at: Cow<'a, str>,
-    #[serde(borrow)]
-    site: Cow<'a, str>,
-    #[serde(borrow, default)]
-    actor: Option<Cow<'a, str>>,
-}
-
 /// Checks one record against the state carried from the record before.
 fn check_record(view: &RecordView<'_>, expected_seq: u64, prev: &RecordHash) -> Option<Finding> {
     if view.seq != i64::try_from(expected_seq).unwrap_or(i64::MAX) {
@@ -238,7 +221,7 @@ fn check_record(view: &RecordView<'_>, expected_seq: u64, prev: &RecordHash) -> 
             computed,
         });
     }
-    let fields: IndexedFields<'_> = match serde_json::from_str(view.event) {
+    let fields = match envelope_fields(view.event) {
         Ok(fields) => fields,
         Err(e) => {
             return Some(Finding::Unreadable {
