@@ -1,9 +1,12 @@
-//! Ingest and verify throughput, with the plainest SQLite loop as the limit to compare with.
+//! Ingest, verify, trust and query figures at each ledger size, with the plainest loops
+//! (benches/common) as the limits to compare ingest and verify with.
 //!
-//! The stream is simulated once; sizes come from `TRACELEDGER_BENCH_EVENTS` (approximate
-//! events, default 20,000), so the same bench runs at 1,000,000 for the report:
-//! `TRACELEDGER_BENCH_EVENTS=1000000 cargo bench --bench ledger`.
-//! Durability is the same in all three: WAL, synchronous=FULL, one transaction per input.
+//! Sizes come from `TRACELEDGER_BENCH_EVENTS` (approximate events, comma-separated, default
+//! 10,000, 100,000 and 1,000,000): each size's stream is simulated and its ledger built once,
+//! then every bench of that size reuses it.
+//! `TRACELEDGER_BENCH_EVENTS=100000 cargo bench --bench ledger` runs one size.
+//! Durability is the same for ingest and its raw loop: WAL, synchronous=FULL, one
+//! transaction per input.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -13,7 +16,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod common;
 
-use common::{load_rows, raw_sqlite_insert};
+use common::{load_rows, raw_scan_and_hash, raw_sqlite_insert};
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use std::io::Cursor;
 use std::time::Duration;
@@ -27,15 +30,21 @@ use traceledger::verify::verify;
 /// carries master data).
 const EVENTS_PER_UNIT_APPROX: u64 = 15;
 
-fn events_wanted() -> u64 {
+fn sizes_wanted() -> Vec<u64> {
     std::env::var("TRACELEDGER_BENCH_EVENTS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(20_000)
+        .unwrap_or_else(|_| "10000,100000,1000000".to_owned())
+        .split(',')
+        .map(|size| {
+            size.trim()
+                .replace('_', "")
+                .parse()
+                .expect("TRACELEDGER_BENCH_EVENTS: numbers")
+        })
+        .collect()
 }
 
-fn stream() -> (Vec<u8>, u64) {
-    let units = (events_wanted() / EVENTS_PER_UNIT_APPROX).max(1);
+fn stream(events_wanted: u64) -> (Vec<u8>, u64) {
+    let units = (events_wanted / EVENTS_PER_UNIT_APPROX).max(1);
     let mut out = Vec::new();
     let summary = simulate(
         &SimulationConfig {
@@ -68,11 +77,18 @@ fn ingest_into(path: &std::path::Path, bytes: &[u8], schemas: &SchemaSet) -> u64
 }
 
 fn benches(c: &mut Criterion) {
-    let (bytes, events) = stream();
+    for size in sizes_wanted() {
+        bench_size(c, size);
+    }
+}
+
+fn bench_size(c: &mut Criterion, events_wanted: u64) {
+    let (bytes, events) = stream(events_wanted);
     let schemas = SchemaSet::load().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let built = dir.path().join("built.db");
     create_ledger(&built, &schemas);
+    let genesis_size = Store::open(&built).unwrap().head().unwrap().unwrap().seq;
     assert_eq!(ingest_into(&built, &bytes, &schemas), events);
 
     let mut group = c.benchmark_group("ledger");
@@ -113,6 +129,10 @@ fn benches(c: &mut Criterion) {
             let report = verify(&mut store, false).unwrap();
             assert!(report.finding.is_none());
         });
+    });
+    group.bench_function(format!("raw_scan_and_hash/{events}"), |b| {
+        let threads = std::thread::available_parallelism().map_or(1, usize::from);
+        b.iter(|| assert_eq!(raw_scan_and_hash(&built, threads), events + genesis_size));
     });
     group.bench_function(
         format!("verify_with_signatures_and_checkpoints/{events}"),
@@ -166,10 +186,11 @@ fn benches(c: &mut Criterion) {
     trust.finish();
     drop(store);
 
-    // Queries on the built ledger: one device's record, its genealogy both ways, a UDI.
+    // Queries on the built ledger: one device's record, its genealogy both ways (forward
+    // from the lot consumed most), its audit trail, a UDI.
     let store = Store::open(&built).unwrap();
     let unit = first_of_type(&built, "unit.released", "unit");
-    let lot = first_of_type(&built, "lot.received", "lot");
+    let lot = most_consumed_lot(&built);
     let mut queries = c.benchmark_group("queries");
     queries.sample_size(30);
     queries.bench_function(format!("dhr/{events}"), |b| {
@@ -178,8 +199,23 @@ fn benches(c: &mut Criterion) {
     queries.bench_function(format!("trace_backward/{events}"), |b| {
         b.iter(|| traceledger::genealogy::backward(&store, &unit).unwrap())
     });
-    queries.bench_function(format!("trace_forward_supplier_lot/{events}"), |b| {
+    queries.bench_function(format!("trace_forward_most_used_lot/{events}"), |b| {
         b.iter(|| traceledger::genealogy::forward(&store, &lot).unwrap())
+    });
+    let audit = traceledger::audit_trail::AuditQuery {
+        entity: Some(unit.clone()),
+        ..Default::default()
+    };
+    queries.bench_function(format!("audit_unit/{events}"), |b| {
+        b.iter(|| {
+            let mut entries = 0u64;
+            traceledger::audit_trail::audit_trail(&store, &audit, &mut |_| {
+                entries += 1;
+                std::ops::ControlFlow::Continue(())
+            })
+            .unwrap();
+            assert!(entries > 0);
+        })
     });
     queries.bench_function("udi_parse_gs1", |b| {
         b.iter(|| {
@@ -226,6 +262,19 @@ fn first_of_type(ledger: &std::path::Path, event_type: &str, field: &str) -> Str
         .unwrap();
     let value: serde_json::Value = serde_json::from_str(&event).unwrap();
     value["data"][field].as_str().unwrap().to_owned()
+}
+
+/// The lot the most `material.consumed` records name: the largest forward trace.
+fn most_consumed_lot(ledger: &std::path::Path) -> String {
+    rusqlite::Connection::open(ledger)
+        .unwrap()
+        .query_row(
+            "SELECT json_extract(event, '$.data.lot') AS lot FROM records
+             WHERE type = 'material.consumed' GROUP BY lot ORDER BY count(*) DESC, lot LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap()
 }
 
 /// A unique file name per iteration without another dependency.
