@@ -587,6 +587,33 @@ impl Store {
         Ok(out)
     }
 
+    /// The records that define `entity` as `kind` (role 0 of the entity index), in seq order:
+    /// for a lot, its receipt, production, the split or merge that made it; however many
+    /// records name it otherwise (a lot consumed by 10,000 units).
+    ///
+    /// # Errors
+    /// A database error, or `Unreadable` for a damaged row.
+    pub fn records_defining(
+        &self,
+        kind: EntityKind,
+        entity: &str,
+    ) -> Result<Vec<Record>, StoreError> {
+        let mut statement = self.conn.prepare_cached(
+            "SELECT r.seq, r.id, r.type, r.occurred_at, r.site, r.actor, r.recorded_at, r.prev, r.hash, r.event
+             FROM entity_refs e CROSS JOIN records r ON r.seq = e.seq
+             WHERE e.entity = ?1 AND e.kind = ?2 AND e.role = ?3
+             ORDER BY e.seq",
+        )?;
+        let mut rows = statement.query(params![entity, kind.as_str(), RefRole::Defines.code()])?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next()? {
+            let record = record_from_view(&record_view(row)?)?;
+            self.note_read(record.seq);
+            out.push(record);
+        }
+        Ok(out)
+    }
+
     /// The records at `seqs`, in that order (a seq with no record is skipped).
     ///
     /// # Errors

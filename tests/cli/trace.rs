@@ -277,3 +277,46 @@ fn verify_derived_finds_a_shipment_hidden_from_the_forward_genealogy_and_rebuild
     let (code, report) = ledger.verify_json_with(&["--derived"]);
     assert_eq!(code, 0, "{report}");
 }
+
+/// A backward trace reads where each lot came from, not every device that consumed it: the
+/// records it reads name the unit, its components, its work order or its lots' origins.
+#[test]
+fn a_backward_trace_does_not_read_what_other_devices_consumed() {
+    let ledger = simulated_plant("200", "6");
+    let store = Store::open(&ledger.path).unwrap();
+    let unit: String = ledger
+        .sqlite()
+        .query_row(
+            "SELECT json_extract(event, '$.data.unit') FROM records
+             WHERE type = 'unit.released' ORDER BY seq LIMIT 1 OFFSET 50",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    store.track_reads();
+    let tree = backward(&store, &unit).unwrap();
+    let reads = store.take_reads();
+    let in_tree: Vec<&str> = tree.walk().iter().map(|n| n.id.as_str()).collect();
+    assert!(
+        tree.walk().iter().any(|n| n.kind == NodeKind::Lot),
+        "{unit}"
+    );
+    let connection = ledger.sqlite();
+    for seq in reads {
+        let (event_type, consumer): (String, Option<String>) = connection
+            .query_row(
+                "SELECT type, json_extract(event, '$.data.unit') FROM records WHERE seq = ?1",
+                [seq as i64],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        if event_type == "material.consumed"
+            && let Some(consumer) = consumer
+        {
+            assert!(
+                in_tree.contains(&consumer.as_str()),
+                "read seq {seq}: {consumer} consumed a lot, and is not in the trace of {unit}"
+            );
+        }
+    }
+}
