@@ -129,6 +129,10 @@ struct SizeResult {
     appends: Vec<Proc>,
     checkpoints: Vec<Proc>,
     verify: Proc,
+    /// Best of two library runs: the chain pass (hashes, links, columns; no signatures), and
+    /// the limit loop reading and hashing every record (benches/common).
+    verify_chain_secs: f64,
+    verify_limit_secs: f64,
     records: u64,
     /// Whole-process runs per command, in the order of [`COMMANDS`].
     commands: Vec<Vec<Proc>>,
@@ -275,6 +279,23 @@ fn run_size(bin: &Path, dir: &Path, size: u64, have_time: bool) -> SizeResult {
     let verify = run(bin, &ledger, &["verify"], None, have_time);
     let records = ledger_head(&ledger);
     let _ = genesis;
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let mut verify_chain_secs = f64::MAX;
+    let mut verify_limit_secs = f64::MAX;
+    for _ in 0..2 {
+        let mut store = Store::open(&ledger).unwrap();
+        let start = Instant::now();
+        let report = traceledger::verify::verify(&mut store, false).unwrap();
+        verify_chain_secs = verify_chain_secs.min(start.elapsed().as_secs_f64());
+        assert!(report.finding.is_none() && report.records == records);
+        let start = Instant::now();
+        assert_eq!(common::raw_scan_and_hash(&ledger, cores), records);
+        verify_limit_secs = verify_limit_secs.min(start.elapsed().as_secs_f64());
+    }
+    eprintln!(
+        "   chain pass {:.2} s, read-and-hash limit {:.2} s",
+        verify_chain_secs, verify_limit_secs
+    );
 
     // Picks, spread evenly over the ledger, deterministic.
     let connection = rusqlite::Connection::open(&ledger).unwrap();
@@ -372,6 +393,8 @@ fn run_size(bin: &Path, dir: &Path, size: u64, have_time: bool) -> SizeResult {
         appends,
         checkpoints,
         verify,
+        verify_chain_secs,
+        verify_limit_secs,
         records,
         commands,
         library,
@@ -632,6 +655,16 @@ fn table(results: &[SizeResult]) -> String {
         )
     });
     row("peak RSS: verify", &|r| mb(peak_mb(&[r.verify])));
+    row("verify hashes, links, columns (library; records/s)", &|r| {
+        thousands((r.records as f64 / r.verify_chain_secs) as u64)
+    });
+    row(
+        "limit: read and hash every record, all cores (records/s)",
+        &|r| thousands((r.records as f64 / r.verify_limit_secs) as u64),
+    );
+    row("verify hashes / limit", &|r| {
+        format!("{:.2}", r.verify_limit_secs / r.verify_chain_secs)
+    });
     for (c, name) in COMMANDS.iter().enumerate() {
         row(&format!("`{name}` p50 / p99, whole process"), &|r| {
             let s = secs(&r.commands[c]);
