@@ -80,6 +80,23 @@ fn benches(c: &mut Criterion) {
     for size in sizes_wanted() {
         bench_size(c, size);
     }
+    // UDI parsing does not depend on the ledger: once.
+    let mut udi = c.benchmark_group("queries");
+    udi.bench_function("udi_parse_gs1", |b| {
+        b.iter(|| {
+            traceledger::udi::parse("(01)09506000134352(11)200101(17)201225(10)ABC123(21)SN-42")
+                .unwrap()
+        })
+    });
+    udi.bench_function("udi_parse_isbt128", |b| {
+        b.iter(|| {
+            traceledger::udi::parse(
+                "=+06000=/A9999XYZ100T0476=,000025=A99971712345600=>019032=}017032&,1000000000000XYZ123",
+            )
+            .unwrap()
+        })
+    });
+    udi.finish();
 }
 
 fn bench_size(c: &mut Criterion, events_wanted: u64) {
@@ -215,20 +232,6 @@ fn bench_size(c: &mut Criterion, events_wanted: u64) {
             })
             .unwrap();
             assert!(entries > 0);
-        })
-    });
-    queries.bench_function("udi_parse_gs1", |b| {
-        b.iter(|| {
-            traceledger::udi::parse("(01)09506000134352(11)200101(17)201225(10)ABC123(21)SN-42")
-                .unwrap()
-        })
-    });
-    queries.bench_function("udi_parse_isbt128", |b| {
-        b.iter(|| {
-            traceledger::udi::parse(
-                "=+06000=/A9999XYZ100T0476=,000025=A99971712345600=>019032=}017032&,1000000000000XYZ123",
-            )
-            .unwrap()
         })
     });
     queries.finish();
