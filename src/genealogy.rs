@@ -11,7 +11,9 @@
 //!   from a supplier (the end of a backward trace);
 //! - forward only: release, scrap, shipment and customer, complaints.
 
-use crate::event::{EntityKind, LinkSubject, Relation, component_link, material_link, split_parts};
+use crate::event::{
+    EntityKind, LinkSubject, Relation, component_link, material_link, merged_sources, split_parts,
+};
 use crate::store::{LogFilter, Store, StoreError};
 use crate::udi;
 use serde::Serialize;
@@ -223,23 +225,32 @@ fn read_forward(event_type: &str) -> bool {
     )
 }
 
+/// How a trace expands one node: the store, the node's kind, id, link and citing seq, the
+/// nodes visited so far, and its depth.
+type Expand = fn(
+    &Store,
+    NodeKind,
+    &str,
+    &str,
+    Option<u64>,
+    &mut HashSet<(NodeKind, String)>,
+    usize,
+) -> Result<TraceNode, StoreError>;
+
+/// Resolves `input` and expands it with `expand`, in one read snapshot of the ledger.
+fn trace(store: &Store, input: &str, expand: Expand) -> Result<TraceNode, GenealogyError> {
+    let _snapshot = store.read_snapshot()?;
+    let (kind, id) = resolve(store, input)?;
+    let mut visited = HashSet::new();
+    Ok(expand(store, kind, &id, "traced", None, &mut visited, 0)?)
+}
+
 /// What went into `input` (a unit or lot, by id or UDI), recursively.
 ///
 /// # Errors
 /// `NotFound`, `BadUdi`, or a database error.
 pub fn backward(store: &Store, input: &str) -> Result<TraceNode, GenealogyError> {
-    let _snapshot = store.read_snapshot()?;
-    let (kind, id) = resolve(store, input)?;
-    let mut visited = HashSet::new();
-    Ok(backward_node(
-        store,
-        kind,
-        &id,
-        "traced",
-        None,
-        &mut visited,
-        0,
-    )?)
+    trace(store, input, backward_node)
 }
 
 fn backward_node(
@@ -341,13 +352,7 @@ fn backward_node(
                 }
             }
             "lot.merged" if kind == NodeKind::Lot && mine("into") => {
-                for source in data
-                    .get("lots")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                    .filter_map(Value::as_str)
-                {
+                for source in merged_sources(data) {
                     node.children.push(backward_node(
                         store,
                         NodeKind::Lot,
@@ -422,18 +427,7 @@ fn mark_removed(children: &mut [TraceNode], component: Option<&str>, seq: u64) {
 /// # Errors
 /// `NotFound`, `BadUdi`, or a database error.
 pub fn forward(store: &Store, input: &str) -> Result<TraceNode, GenealogyError> {
-    let _snapshot = store.read_snapshot()?;
-    let (kind, id) = resolve(store, input)?;
-    let mut visited = HashSet::new();
-    Ok(forward_linked(
-        store,
-        kind,
-        &id,
-        "traced",
-        None,
-        &mut visited,
-        0,
-    )?)
+    trace(store, input, forward_linked)
 }
 
 fn forward_linked(
@@ -533,18 +527,7 @@ fn forward_linked(
 /// # Errors
 /// `NotFound`, `BadUdi`, or a database error.
 pub fn forward_from_log(store: &Store, input: &str) -> Result<TraceNode, GenealogyError> {
-    let _snapshot = store.read_snapshot()?;
-    let (kind, id) = resolve(store, input)?;
-    let mut visited = HashSet::new();
-    Ok(forward_node(
-        store,
-        kind,
-        &id,
-        "traced",
-        None,
-        &mut visited,
-        0,
-    )?)
+    trace(store, input, forward_node)
 }
 
 fn forward_node(

@@ -18,7 +18,8 @@ pub use envelope::{EnvelopeFields, envelope_fields};
 pub use refs::{EntityKind, EntityRef, RefRole, entity_refs};
 pub use schema::{SchemaError, SchemaSet};
 pub use trace_links::{
-    LinkSubject, Relation, TraceLink, component_link, material_link, split_parts, trace_links,
+    LinkSubject, Relation, TraceLink, component_link, material_link, merged_sources, split_parts,
+    trace_links,
 };
 pub use unit_facts::{UnitFact, unit_fact};
 

@@ -172,6 +172,15 @@ pub fn split_parts(data: &Value) -> impl Iterator<Item = &str> {
         .filter_map(|part| text(part, "lot"))
 }
 
+/// The lots merged into one.
+pub fn merged_sources(data: &Value) -> impl Iterator<Item = &str> {
+    data.get("lots")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+}
+
 /// The links and facts `event` (a whole event object) states, in the order a trace shows
 /// them. Fields missing from an event give no link rather than an error: the schemas have
 /// refused such events before they reach the ledger.
@@ -252,13 +261,7 @@ pub fn trace_links(event: &Value) -> Vec<TraceLink> {
         }
         "lot.merged" => {
             if let Some(into) = field("into") {
-                for source in data
-                    .get("lots")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                    .filter_map(Value::as_str)
-                {
+                for source in merged_sources(data) {
                     links.push(
                         TraceLink::new(source, LinkSubject::Lot, Relation::MergedInto).to(into),
                     );

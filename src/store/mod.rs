@@ -341,9 +341,9 @@ impl Store {
         if version == 2 || version == 3 {
             configure(&conn)?;
             if version == 2 {
-                migrate_2_to_3(&conn)?;
+                migrate_to(&conn, 3, UNIT_PROGRESS_SQL, unit_progress::rebuild)?;
             }
-            migrate_3_to_4(&conn)?;
+            migrate_to(&conn, 4, TRACE_LINKS_SQL, trace_links::rebuild)?;
         } else if version != SCHEMA_VERSION {
             return Err(StoreError::WrongVersion {
                 path: path.to_owned(),
@@ -578,6 +578,11 @@ impl Store {
         };
         let mut statement = self.conn.prepare_cached(sql)?;
         let mut rows = statement.query(params![event_type, entity, kind.as_str(), role.code()])?;
+        self.collect_records(&mut rows)
+    }
+
+    /// Every row of `rows` as a record, each noted as read.
+    fn collect_records(&self, rows: &mut rusqlite::Rows<'_>) -> Result<Vec<Record>, StoreError> {
         let mut out = Vec::new();
         while let Some(row) = rows.next()? {
             let record = record_from_view(&record_view(row)?)?;
@@ -605,13 +610,7 @@ impl Store {
              ORDER BY e.seq",
         )?;
         let mut rows = statement.query(params![entity, kind.as_str(), RefRole::Defines.code()])?;
-        let mut out = Vec::new();
-        while let Some(row) = rows.next()? {
-            let record = record_from_view(&record_view(row)?)?;
-            self.note_read(record.seq);
-            out.push(record);
-        }
-        Ok(out)
+        self.collect_records(&mut rows)
     }
 
     /// The records at `seqs`, in that order (a seq with no record is skipped).
@@ -739,13 +738,20 @@ where
     Ok(count)
 }
 
-/// Schema 3 adds the KPI tables: made and filled from the records, in one transaction.
-fn migrate_2_to_3(conn: &Connection) -> Result<(), StoreError> {
+/// Adds derived tables to a ledger of the version before `version`: made (`tables_sql`) and
+/// filled from the records (`rebuild`), in one transaction. Schema 3 adds the KPI tables,
+/// schema 4 the forward genealogy.
+fn migrate_to(
+    conn: &Connection,
+    version: i32,
+    tables_sql: &str,
+    rebuild: fn(&Connection) -> Result<u64, StoreError>,
+) -> Result<(), StoreError> {
     conn.execute_batch("BEGIN IMMEDIATE")?;
     let result = (|| {
-        conn.execute_batch(UNIT_PROGRESS_SQL)?;
-        unit_progress::rebuild(conn)?;
-        conn.execute_batch("PRAGMA user_version = 3; COMMIT;")?;
+        conn.execute_batch(tables_sql)?;
+        rebuild(conn)?;
+        conn.execute_batch(&format!("PRAGMA user_version = {version}; COMMIT;"))?;
         Ok::<_, StoreError>(())
     })();
     if result.is_err() {
@@ -754,20 +760,32 @@ fn migrate_2_to_3(conn: &Connection) -> Result<(), StoreError> {
     result
 }
 
-/// Schema 4 adds the forward genealogy table: made and filled from the records, in one
-/// transaction.
-fn migrate_3_to_4(conn: &Connection) -> Result<(), StoreError> {
-    conn.execute_batch("BEGIN IMMEDIATE")?;
-    let result = (|| {
-        conn.execute_batch(TRACE_LINKS_SQL)?;
-        trace_links::rebuild(conn)?;
-        conn.execute_batch("PRAGMA user_version = 4; COMMIT;")?;
-        Ok::<_, StoreError>(())
-    })();
-    if result.is_err() {
-        let _ = conn.execute_batch("ROLLBACK");
+/// Calls `apply` with each record of the listed types (`types_sql`: quoted, comma-separated)
+/// and its parsed event, in seq order: how the derived tables are rebuilt from the records
+/// alone. Returns the records for which `apply` said it applied something.
+fn replay(
+    conn: &Connection,
+    types_sql: &str,
+    mut apply: impl FnMut(u64, &serde_json::Value) -> rusqlite::Result<bool>,
+) -> Result<u64, StoreError> {
+    let mut read = conn.prepare(&format!(
+        "SELECT seq, event FROM records WHERE type IN ({types_sql}) ORDER BY seq"
+    ))?;
+    let mut rows = read.query([])?;
+    let mut applied = 0u64;
+    while let Some(row) = rows.next()? {
+        let seq: i64 = row.get(0)?;
+        let text: String = row.get(1)?;
+        let event: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| StoreError::Unreadable {
+                seq,
+                detail: e.to_string(),
+            })?;
+        if apply(u64::try_from(seq).unwrap_or(0), &event)? {
+            applied += 1;
+        }
     }
-    result
+    Ok(applied)
 }
 
 /// Rows of derived `tables` that differ from what `rebuild` makes of the records (both

@@ -49,26 +49,11 @@ pub(super) fn apply(conn: &Connection, seq: u64, links: &[TraceLink]) -> rusqlit
 /// records that stated links.
 pub(super) fn rebuild(conn: &Connection) -> Result<u64, StoreError> {
     conn.execute_batch("DELETE FROM trace_links;")?;
-    let mut read = conn.prepare(&format!(
-        "SELECT seq, event FROM records WHERE type IN ({LINKING_TYPES}) ORDER BY seq"
-    ))?;
-    let mut rows = read.query([])?;
-    let mut applied = 0u64;
-    while let Some(row) = rows.next()? {
-        let seq: i64 = row.get(0)?;
-        let text: String = row.get(1)?;
-        let event: serde_json::Value =
-            serde_json::from_str(&text).map_err(|e| StoreError::Unreadable {
-                seq,
-                detail: e.to_string(),
-            })?;
-        let links = trace_links(&event);
-        if !links.is_empty() {
-            apply(conn, u64::try_from(seq).unwrap_or(0), &links)?;
-            applied += 1;
-        }
-    }
-    Ok(applied)
+    super::replay(conn, LINKING_TYPES, |seq, event| {
+        let links = trace_links(event);
+        apply(conn, seq, &links)?;
+        Ok(!links.is_empty())
+    })
 }
 
 impl Store {

@@ -101,27 +101,15 @@ pub(super) fn rebuild(conn: &Connection) -> Result<u64, StoreError> {
         "DELETE FROM unit_progress; DELETE FROM unit_first_results; DELETE FROM unit_ncrs;
          DELETE FROM area_readings;",
     )?;
-    let mut read = conn.prepare(
-        "SELECT seq, event FROM records WHERE type IN ('unit.started', 'step.completed',
-         'unit.released', 'unit.scrapped', 'nonconformance.opened',
-         'nonconformance.dispositioned', 'environment.recorded') ORDER BY seq",
-    )?;
-    let mut rows = read.query([])?;
-    let mut applied = 0u64;
-    while let Some(row) = rows.next()? {
-        let seq: i64 = row.get(0)?;
-        let text: String = row.get(1)?;
-        let event: serde_json::Value =
-            serde_json::from_str(&text).map_err(|e| StoreError::Unreadable {
-                seq,
-                detail: e.to_string(),
-            })?;
-        if let Some(fact) = unit_fact(&event) {
-            apply(conn, u64::try_from(seq).unwrap_or(0), &fact)?;
-            applied += 1;
-        }
-    }
-    Ok(applied)
+    super::replay(
+        conn,
+        "'unit.started', 'step.completed', 'unit.released', 'unit.scrapped',
+         'nonconformance.opened', 'nonconformance.dispositioned', 'environment.recorded'",
+        |seq, event| match unit_fact(event) {
+            Some(fact) => apply(conn, seq, &fact).map(|()| true),
+            None => Ok(false),
+        },
+    )
 }
 
 const GROUP_WHERE: &str = "(?1 IS NULL OR u.site = ?1) AND (?2 IS NULL OR u.product = ?2)
