@@ -556,8 +556,10 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             // are made, not built as one string first.
             let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
             if json {
+                // From: a failed write comes back as the io::Error it was (a closed pipe
+                // stays a closed pipe, which is no error).
                 serde_json::to_writer(&mut out, &tree)
-                    .map_err(|e| stdout_error(std::io::Error::other(e)))?;
+                    .map_err(|e| stdout_error(std::io::Error::from(e)))?;
                 writeln!(out).map_err(stdout_error)?;
             } else if dot {
                 out.write_all(genealogy::render_dot(&tree).as_bytes())

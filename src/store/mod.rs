@@ -269,6 +269,7 @@ impl Store {
         let conn = Connection::open_in_memory()?;
         conn.execute_batch(SCHEMA_SQL)?;
         conn.execute_batch(UNIT_PROGRESS_SQL)?;
+        conn.execute_batch(TRACE_LINKS_SQL)?;
         Ok(Store {
             conn,
             path: PathBuf::from(":memory:"),
@@ -276,7 +277,9 @@ impl Store {
         })
     }
 
-    /// Puts a record into a [`Store::scratch`] ledger as it is, with its entity index rows.
+    /// Puts a record into a [`Store::scratch`] ledger as it is, with its entity index rows
+    /// and the rows of the derived tables (the environment readings a DHR finds by area and
+    /// time among them). Records must come in seq order, as appends do.
     ///
     /// # Errors
     /// A database error (a seq or id given twice, say).
@@ -309,6 +312,11 @@ impl Store {
                 params![entity_ref.id, entity_ref.kind.as_str(), entity_ref.role.code(), record.seq as i64],
             )?;
         }
+        let facts = EventFacts::of(&event.value);
+        if let Some(fact) = &facts.unit {
+            unit_progress::apply(&tx, record.seq, fact)?;
+        }
+        trace_links::apply(&tx, record.seq, &facts.links)?;
         tx.commit()?;
         Ok(())
     }
@@ -749,6 +757,12 @@ fn migrate_to(
 ) -> Result<(), StoreError> {
     conn.execute_batch("BEGIN IMMEDIATE")?;
     let result = (|| {
+        // Another process may have migrated between our read of the version and the lock.
+        let now: i32 = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+        if now >= version {
+            conn.execute_batch("COMMIT")?;
+            return Ok(());
+        }
         conn.execute_batch(tables_sql)?;
         rebuild(conn)?;
         conn.execute_batch(&format!("PRAGMA user_version = {version}; COMMIT;"))?;

@@ -774,3 +774,45 @@ fn forge_first_signature(event: &mut serde_json::Value) {
     let flipped = if first == "A" { "B" } else { "A" };
     event["signatures"][0]["signature"] = format!("{flipped}{rest}").into();
 }
+
+/// An implantable's DHR holds the environment readings of its clean rooms, found by area and
+/// time: the DHR proved offline from its bundle holds the same, line for line.
+#[test]
+fn a_bundle_of_an_implantable_proves_its_environment_readings_too() {
+    let ledger = simulated_plant("200", "3");
+    let units: Vec<String> = ledger
+        .sqlite()
+        .prepare(
+            "SELECT json_extract(event, '$.data.unit') FROM records WHERE type = 'unit.released'
+             AND json_extract(event, '$.data.unit') LIKE 'NS%' ORDER BY seq LIMIT 3",
+        )
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert!(!units.is_empty());
+    let pubkey = ledger.ledger_public_key();
+    for unit in units {
+        let from_ledger = stdout_of(ledger.run(&["dhr", &unit, "--json"]));
+        let dhr: serde_json::Value = serde_json::from_str(&from_ledger).unwrap();
+        assert!(
+            !dhr["environment"].as_array().unwrap().is_empty(),
+            "{unit}: {from_ledger}"
+        );
+        let bundle = ledger.file(&format!("{unit}.bundle.json"));
+        ledger
+            .run(&["export", &unit, "--bundle", bundle.to_str().unwrap()])
+            .assert()
+            .success();
+        let mut offline = traceledger();
+        offline.args([
+            "verify-bundle",
+            bundle.to_str().unwrap(),
+            "--ledger-key",
+            pubkey.to_str().unwrap(),
+            "--json",
+        ]);
+        assert_eq!(stdout_of(offline), from_ledger, "{unit}");
+    }
+}
