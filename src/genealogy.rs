@@ -11,6 +11,7 @@
 //!   from a supplier (the end of a backward trace);
 //! - forward only: release, scrap, shipment and customer, complaints.
 
+use crate::chain::Record;
 use crate::event::{
     EntityKind, LinkSubject, Relation, component_link, material_link, merged_sources, split_parts,
 };
@@ -108,6 +109,18 @@ struct Named {
     data: Value,
 }
 
+impl Named {
+    /// `None` for an event that is not JSON: verify reports such a record, a trace skips it.
+    fn parse(record: &Record) -> Option<Named> {
+        let mut event: Value = serde_json::from_str(&record.event).ok()?;
+        Some(Named {
+            seq: record.seq,
+            event_type: event["type"].as_str().unwrap_or("").to_owned(),
+            data: event["data"].take(),
+        })
+    }
+}
+
 /// The records that name `id`, those of the types `wanted` parsed: a forward trace of a lot
 /// in 10,000 devices visits each device, and parsing only what it reads (not every step
 /// with its measurements) is most of its cost.
@@ -122,15 +135,8 @@ fn naming(
     };
     let mut out = Vec::new();
     store.for_each_logged(&filter, |record, event_type| {
-        if !wanted(event_type) {
-            return ControlFlow::Continue(());
-        }
-        if let Ok(mut event) = serde_json::from_str::<Value>(&record.event) {
-            out.push(Named {
-                seq: record.seq,
-                event_type: event_type.to_owned(),
-                data: event["data"].take(),
-            });
+        if wanted(event_type) {
+            out.extend(Named::parse(record));
         }
         ControlFlow::Continue(())
     })?;
@@ -193,17 +199,11 @@ fn enter(
 /// The records that define `id` as a `kind`, parsed: where a lot came from is in those
 /// alone, not in the records of everything that consumed it.
 fn defining(store: &Store, kind: EntityKind, id: &str) -> Result<Vec<Named>, StoreError> {
-    let mut out = Vec::new();
-    for record in store.records_defining(kind, id)? {
-        if let Ok(mut event) = serde_json::from_str::<Value>(&record.event) {
-            out.push(Named {
-                seq: record.seq,
-                event_type: event["type"].as_str().unwrap_or("").to_owned(),
-                data: event["data"].take(),
-            });
-        }
-    }
-    Ok(out)
+    Ok(store
+        .records_defining(kind, id)?
+        .iter()
+        .filter_map(Named::parse)
+        .collect())
 }
 
 /// The types a forward trace reads (`forward_node`, `work_order_outputs`).

@@ -110,11 +110,7 @@ fn a_ledger_of_schema_2_gets_its_kpi_tables_on_open() {
         )
         .unwrap();
     assert_eq!(stdout_of(ledger.run(&["kpi", "--json"])), before);
-    let version: i64 = ledger
-        .sqlite()
-        .query_row("PRAGMA user_version", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(version, 4);
+    assert_eq!(ledger.schema_version(), 4);
 }
 
 #[test]

@@ -116,6 +116,13 @@ impl Ledger {
         rusqlite::Connection::open(&self.path).unwrap()
     }
 
+    /// The ledger file's schema version (`PRAGMA user_version`).
+    pub fn schema_version(&self) -> i64 {
+        self.sqlite()
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap()
+    }
+
     pub fn count(&self) -> i64 {
         self.sqlite()
             .query_row("SELECT COUNT(*) FROM records", [], |row| row.get(0))
