@@ -7,6 +7,7 @@
 
 mod canonical;
 mod envelope;
+mod field_path;
 mod refs;
 mod schema;
 mod strict_json;
@@ -15,6 +16,7 @@ mod unit_facts;
 
 pub use canonical::{CanonicalError, canonical_json};
 pub use envelope::{EnvelopeFields, envelope_fields};
+pub use field_path::{FieldPath, FieldPathError, PathStep};
 pub use refs::{EntityKind, EntityRef, RefRole, entity_refs};
 pub use schema::{SchemaError, SchemaSet};
 pub use trace_links::{
@@ -195,6 +197,7 @@ impl ValidEvent {
     /// As [`ValidEvent::parse`].
     pub fn from_value(value: Value, schemas: &SchemaSet) -> Result<ValidEvent, Rejection> {
         schemas.validate(&value)?;
+        check_correction_paths(&value)?;
         let canonical = canonical_json(&value)
             .map_err(|e| Rejection::new(RejectCode::SchemaViolation, None, e.to_string()))?;
         // The schema guarantees these are strings; a miss here is a schema bug, reported as
@@ -225,6 +228,35 @@ impl ValidEvent {
             value,
         })
     }
+}
+
+/// A correction's paths each name one field, and no two the same one (`data.a[0]` and
+/// `/data/a/0` would make the value in force depend on member order).
+fn check_correction_paths(event: &Value) -> Result<(), Rejection> {
+    if event.get("type").and_then(Value::as_str) != Some("correction.recorded") {
+        return Ok(());
+    }
+    let Some(changes) = event["data"].get("changes").and_then(Value::as_object) else {
+        return Ok(());
+    };
+    let mut seen: std::collections::HashMap<String, &str> = std::collections::HashMap::new();
+    for written in changes.keys() {
+        let path = FieldPath::parse(written).map_err(|e| {
+            Rejection::new(
+                RejectCode::SchemaViolation,
+                Some("/data/changes".to_owned()),
+                e.to_string(),
+            )
+        })?;
+        if let Some(first) = seen.insert(path.to_string(), written) {
+            return Err(Rejection::new(
+                RejectCode::SchemaViolation,
+                Some("/data/changes".to_owned()),
+                format!("{first:?} and {written:?} name the same field ({path})"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// serde_json's message without its " at line L column C" suffix (we report our own place).

@@ -17,3 +17,4 @@ mod trace;
 mod trust;
 mod udi;
 mod verify_and_log;
+mod vocabulary;
