@@ -9,6 +9,7 @@ pub mod audit_trail;
 pub mod bundle;
 pub mod chain;
 pub mod checkpoint;
+pub mod correction;
 pub mod device_history;
 pub mod event;
 pub mod genealogy;

@@ -641,7 +641,7 @@ pub fn approve(ledger: &Path, args: ApproveArgs) -> Result<(), CliError> {
         "id": format!("dhr-approval:{safe}:{}:{}", &digest[..16], args.signer),
         "type": "signature.applied",
         "occurred_at": at,
-        "site": history.site.clone().unwrap_or_default(),
+        "site": history.site.clone(),
         "source": format!("cli:{}", args.signer),
         "actor": args.signer,
         "data": {"subject": {"projection": "dhr", "entity": args.id, "digest": digest}, "meaning": args.meaning.as_str()},

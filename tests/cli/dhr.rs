@@ -2,7 +2,7 @@
 //! from fixtures/plant-small.ndjson.
 
 use crate::support::*;
-use traceledger::device_history::device_history;
+use traceledger::device_history::{ExceptionKind, Origin, Status, Subject, device_history};
 use traceledger::store::Store;
 
 fn seq_of(ledger: &Ledger, event_id: &str) -> u64 {
@@ -19,50 +19,65 @@ fn the_reworked_pump_shows_its_failure_its_ncr_its_module_swap_and_exactly_two_e
     let ledger = Ledger::with_plant();
     let store = Store::open(&ledger.path).unwrap();
     let dhr = device_history(&store, "IP3K-260002").unwrap();
-    assert_eq!(dhr.product.as_deref(), Some("INF-3000"));
-    assert_eq!(dhr.udi_di.as_deref(), Some("05399123450010"));
-    assert_eq!(dhr.routing.as_deref(), Some("R-INF version 1"));
+    let product = dhr.product.as_ref().unwrap();
+    assert_eq!(product.product, "INF-3000");
+    assert_eq!(product.udi_di.as_deref(), Some("05399123450010"));
+    let order = dhr.work_order.as_ref().unwrap();
+    assert_eq!(
+        (order.routing.as_deref(), order.version.as_deref()),
+        (Some("R-INF"), Some("1"))
+    );
     // Op 40 failed (flow accuracy -6.2 % against -5..5), then passed after rework: the failure
     // and the out-of-limits value are the exceptions, nothing else.
-    let rules: Vec<&str> = dhr.exceptions.iter().map(|e| e.rule.as_str()).collect();
+    let rules: Vec<&str> = dhr.exceptions.iter().map(|e| e.kind.as_str()).collect();
     assert_eq!(
         rules,
         ["failed_step", "out_of_limits"],
         "{:#?}",
         dhr.exceptions
     );
-    assert!(dhr.exceptions[1].text.contains("flow_accuracy -6.2"));
+    assert_eq!(dhr.exceptions[1].op.as_deref(), Some("40"));
+    assert!(dhr.exceptions[1].detail.contains("flow_accuracy -6.2"));
     assert_eq!(dhr.exceptions[0].seq, dhr.exceptions[1].seq);
-    // The NCR: opened, dispositioned rework by QA, reworked.
-    assert_eq!(dhr.nonconformances.len(), 3);
-    assert!(
-        dhr.nonconformances[1]
-            .text
-            .contains("dispositioned rework by Siobh")
+    let op40 = dhr.operations.iter().find(|o| o.op == "40").unwrap();
+    let flow = &op40.measurements[0];
+    assert_eq!(
+        (flow.name.as_str(), flow.value, flow.in_limits),
+        ("flow_accuracy", Some(-6.2), Some(false))
     );
-    // The module swap is shown as removal and installation, in order.
-    let components: Vec<&str> = dhr.components.iter().map(|l| l.text.as_str()).collect();
-    assert!(
-        components
-            .iter()
-            .any(|t| t.starts_with("REMOVED PM-26-00018"))
-    );
-    assert!(
-        components
-            .last()
-            .unwrap()
-            .starts_with("installed PM-26-00019")
-    );
-    assert!(dhr.release[0].text.contains("released by Siobh"));
-    // Every line cites a real record.
-    let count = ledger.count() as u64;
-    for line in dhr
-        .operations
+    assert_eq!((flow.lsl, flow.usl), (Some(-5.0), Some(5.0)));
+    // The NCR: opened, dispositioned rework by QA (signed), reworked.
+    assert_eq!(dhr.nonconformances.len(), 1);
+    let ncr = &dhr.nonconformances[0];
+    let disposition = ncr.disposition.as_ref().unwrap();
+    assert_eq!(disposition.disposition, "rework");
+    assert_eq!(disposition.by.as_ref().unwrap().id, "p-1201");
+    assert_eq!(disposition.signatures[0].meaning, "approved");
+    assert_eq!(ncr.rework.len(), 1);
+    // The module swap: the first module removed, the replacement installed and in place.
+    let removed: Vec<&str> = dhr
+        .components
         .iter()
-        .chain(&dhr.components)
-        .chain(&dhr.labels)
-    {
-        assert!(line.seq >= 1 && line.seq <= count);
+        .filter(|c| c.removed.is_some())
+        .map(|c| c.component.as_str())
+        .collect();
+    assert_eq!(removed, ["PM-26-00018"]);
+    let last = dhr.components.last().unwrap();
+    assert_eq!(
+        (last.component.as_str(), last.origin, last.removed.is_none()),
+        ("PM-26-00019", Origin::Ledger, true)
+    );
+    let release = dhr.release.as_ref().unwrap();
+    assert_eq!(
+        release.by.as_ref().unwrap().name.as_deref(),
+        Some("Siobhán O'Brien")
+    );
+    assert_eq!(release.signatures[0].meaning, "released");
+    assert_eq!(dhr.status, Status::Released);
+    // Every fact cites a real record.
+    let count = ledger.count() as u64;
+    for seq in dhr.cited_seqs() {
+        assert!(seq >= 1 && seq <= count);
     }
 }
 
@@ -72,13 +87,9 @@ fn a_clean_shipped_device_has_no_exceptions_and_shows_its_life_after_shipment() 
     let store = Store::open(&ledger.path).unwrap();
     let dhr = device_history(&store, "IP3K-260001").unwrap();
     assert!(dhr.exceptions.is_empty(), "{:#?}", dhr.exceptions);
-    assert!(dhr.shipments[0].text.contains("CUST-UHG"));
-    let after: Vec<&str> = dhr.after_shipment.iter().map(|l| l.text.as_str()).collect();
-    assert!(
-        after[0].starts_with("complaint CMP-27-0003")
-            && after[1].starts_with("service SRV-27-0011"),
-        "{after:?}"
-    );
+    assert_eq!(dhr.shipments[0].customer, "CUST-UHG");
+    assert_eq!(dhr.complaints[0].complaint, "CMP-27-0003");
+    assert_eq!(dhr.services[0].service, "SRV-27-0011");
 }
 
 #[test]
@@ -112,12 +123,14 @@ fn flagged_facts_become_exceptions_and_corrections_sit_next_to_what_they_correct
     let found: Vec<(Option<u64>, &str)> = dhr
         .exceptions
         .iter()
-        .map(|e| (e.seq, e.rule.as_str()))
+        .map(|e| (e.seq, e.kind.as_str()))
         .collect();
     let step = seq_of(&ledger, "t-dhr-2");
     let release = seq_of(&ledger, "t-dhr-5");
+    // The correction set 4.5 %, inside -5..5: the value in force is judged, so no
+    // out_of_limits, while the original 7.5 stays visible in the correction.
+    assert!(!found.contains(&(Some(step), "out_of_limits")), "{found:?}");
     for want in [
-        (Some(step), "out_of_limits"),
         (Some(step), "operator_not_qualified"),
         (Some(release), "released_with_open_ncr"),
         (None, "operation_not_performed"),
@@ -125,13 +138,21 @@ fn flagged_facts_become_exceptions_and_corrections_sit_next_to_what_they_correct
         assert!(found.contains(&want), "{want:?} missing from {found:?}");
     }
     assert_eq!(dhr.corrections.len(), 1);
-    assert!(
-        dhr.corrections[0]
-            .text
-            .starts_with(&format!("corrects seq {step} (step.completed)"))
+    let correction = &dhr.corrections[0];
+    assert_eq!(
+        (correction.corrects, correction.corrects_type.as_str()),
+        (step, "step.completed")
     );
-    // The original line is kept as it was recorded.
-    assert!(dhr.operations[0].text.contains("flow_accuracy 7.5"));
+    let change = &correction.changes[0];
+    assert_eq!(change.path, "/data/measurements/0/value");
+    assert_eq!(change.old, Some(serde_json::json!(7.5)));
+    assert_eq!(change.new, serde_json::json!(4.5));
+    assert_eq!(correction.signatures[0].meaning, "authored");
+    // The value in force is the corrected one, marked as corrected.
+    let flow = &dhr.operations[0].measurements[0];
+    assert_eq!(flow.value, Some(4.5));
+    assert_eq!(flow.in_limits, Some(true));
+    assert_eq!(flow.corrected_by, [correction.seq]);
 }
 
 #[test]
@@ -141,7 +162,8 @@ fn the_dhr_json_is_deterministic_and_an_unknown_unit_is_a_clear_error() {
     let second = stdout_of(ledger.run(&["dhr", "IP3K-260002", "--json"]));
     assert_eq!(first, second);
     let value: serde_json::Value = serde_json::from_str(&first).unwrap();
-    assert_eq!(value["unit"], "IP3K-260002");
+    assert_eq!(value["format"], "traceledger.dhr/1");
+    assert_eq!(value["id"], "IP3K-260002");
     let output = ledger.run(&["dhr", "NOPE"]).output().unwrap();
     assert_eq!(output.status.code(), Some(EXIT_BAD_INPUT));
     assert!(String::from_utf8_lossy(&output.stderr).contains("NOPE is not a unit"));
@@ -153,15 +175,15 @@ fn the_sites_configuration_narrows_the_routings_limits() {
     let store = Store::open(&ledger.path).unwrap();
     // R-PMOD v1 allows flow_rate 98..102; Penang configured 98.5..101.5 for op 30.
     let dhr = device_history(&store, "PM-26-00017").unwrap();
-    let op30 = dhr
-        .operations
+    let op30 = dhr.operations.iter().find(|o| o.op == "30").unwrap();
+    let flow = op30
+        .measurements
         .iter()
-        .find(|l| l.text.starts_with("op 30"))
+        .find(|m| m.name == "flow_rate")
         .unwrap();
-    assert!(
-        op30.text.contains("flow_rate 99.6 mL/h [98.5..101.5]"),
-        "{}",
-        op30.text
+    assert_eq!(
+        (flow.value, flow.lsl, flow.usl),
+        (Some(99.6), Some(98.5), Some(101.5))
     );
 }
 
@@ -177,8 +199,11 @@ fn the_html_page_is_self_contained_escaped_and_carries_the_exceptions() {
     // The apostrophe in the QA reviewer's name is escaped, the exceptions are listed, and
     // the page ends with the reviewer's sign-off block.
     assert!(html.contains("Siobhán O&#39;Brien"));
-    assert!(html.contains("<h2>Exceptions (2)</h2>"));
-    assert!(html.contains("<td>out_of_limits</td>"));
+    assert!(html.contains("<h2 id=\"exceptions\">Exceptions (2)</h2>"));
+    assert!(html.contains("out_of_limits: op 40: flow_accuracy -6.2 % outside [-5..5]"));
+    // Exceptions come before the operations.
+    assert!(html.find("Exceptions (2)").unwrap() < html.find("Operations (").unwrap());
+    assert!(html.contains("<tr class=\"failed\">"));
     assert!(html.contains("Reviewed by (printed name)"));
 }
 
@@ -189,10 +214,11 @@ fn an_implantables_record_shows_its_clean_room_and_flags_a_bad_reading() {
     // IPT-26-000101 was worked in CR-GAL-ISO7 from about 08:00 to 11:40 on 25 November: the
     // 07:30 reading (the last before) and the 09:30 and 11:30 readings are its environment.
     let dhr = device_history(&store, "IPT-26-000101").unwrap();
-    let times: Vec<&str> = dhr
-        .environment
+    assert_eq!(dhr.environment.len(), 1);
+    let times: Vec<&str> = dhr.environment[0]
+        .readings
         .iter()
-        .map(|l| &l.occurred_at[11..16])
+        .map(|r| &r.occurred_at[11..16])
         .collect();
     assert_eq!(times, ["07:30", "09:30", "11:30"], "{:#?}", dhr.environment);
     assert!(dhr.exceptions.is_empty(), "{:#?}", dhr.exceptions);
@@ -208,7 +234,7 @@ fn an_implantables_record_shows_its_clean_room_and_flags_a_bad_reading() {
         .success();
     let store = Store::open(&ledger.path).unwrap();
     let dhr = device_history(&store, "IPT-26-000101").unwrap();
-    let rules: Vec<&str> = dhr.exceptions.iter().map(|e| e.rule.as_str()).collect();
+    let rules: Vec<&str> = dhr.exceptions.iter().map(|e| e.kind.as_str()).collect();
     assert_eq!(rules, ["environment_out_of_limits"]);
     // A device that is not implantable carries no environment section.
     assert!(
@@ -224,27 +250,35 @@ fn a_lot_of_kits_has_a_record_with_its_work_orders_steps_and_materials() {
     let ledger = Ledger::with_plant();
     let store = Store::open(&ledger.path).unwrap();
     let dhr = device_history(&store, "CK7F-2611A").unwrap();
-    assert_eq!(dhr.subject, "lot");
-    assert_eq!(dhr.work_order.as_deref(), Some("WO-GAL-26-0121"));
-    assert!(
-        dhr.started
-            .as_ref()
-            .unwrap()
-            .text
-            .starts_with("lot of 198 EA produced at GAL")
-    );
+    assert_eq!(dhr.subject, Subject::Lot);
+    let order = dhr.work_order.as_ref().unwrap();
+    assert_eq!(order.work_order, "WO-GAL-26-0121");
+    let quantities = dhr.quantities.as_ref().unwrap();
+    assert_eq!(quantities.ordered.as_deref(), Some("200"));
+    assert_eq!(quantities.produced.as_deref(), Some("198"));
+    assert_eq!(quantities.not_produced.as_deref(), Some("2"));
     // Three operations of R-CK, three materials (one a split half, one a merged lot).
     assert_eq!(dhr.operations.len(), 3);
-    let materials: Vec<&str> = dhr.materials.iter().map(|l| l.text.as_str()).collect();
+    let materials: Vec<(&str, &str, &str)> = dhr
+        .materials
+        .iter()
+        .map(|m| {
+            (
+                m.lot.as_str(),
+                m.quantity.as_deref().unwrap(),
+                m.op.as_deref().unwrap(),
+            )
+        })
+        .collect();
     assert_eq!(
         materials,
         [
-            "lot L-GAL-2611-0103-A: 241.2 m at op 10",
-            "lot L-GAL-2611-0110: 201 EA at op 10",
-            "lot L-GAL-2611-0107: 203 EA at op 20"
+            ("L-GAL-2611-0103-A", "241.2", "10"),
+            ("L-GAL-2611-0110", "201", "10"),
+            ("L-GAL-2611-0107", "203", "20")
         ]
     );
-    assert!(dhr.shipments[0].text.contains("CUST-MEDLOG-DE"));
+    assert_eq!(dhr.shipments[0].customer, "CUST-MEDLOG-DE");
     assert!(dhr.exceptions.is_empty(), "{:#?}", dhr.exceptions);
 }
 
@@ -269,7 +303,7 @@ fn a_step_out_of_routing_order_and_unreconciled_labels_are_exceptions() {
     let found: Vec<(Option<u64>, &str)> = dhr
         .exceptions
         .iter()
-        .map(|e| (e.seq, e.rule.as_str()))
+        .map(|e| (e.seq, e.kind.as_str()))
         .collect();
     assert!(found.contains(&(Some(step), "out_of_order")), "{found:?}");
     assert!(
@@ -279,8 +313,8 @@ fn a_step_out_of_routing_order_and_unreconciled_labels_are_exceptions() {
     let text = &dhr
         .exceptions
         .iter()
-        .find(|e| e.rule == "out_of_order")
+        .find(|e| e.kind == ExceptionKind::OutOfOrder)
         .unwrap()
-        .text;
+        .detail;
     assert_eq!(text, "op 20 done before op 10 had passed");
 }

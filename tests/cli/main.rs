@@ -6,6 +6,7 @@
 
 mod audit;
 mod dhr;
+mod dhr_plant;
 mod format_doc;
 mod ingest;
 mod kpi;
