@@ -12,7 +12,31 @@
 use crate::chain::Record;
 use crate::event::{EntityKind, FieldPath, RefRole};
 use crate::store::{Store, StoreError};
+use serde::Serialize;
 use serde_json::Value;
+
+/// One change as projections show it: the path as a JSON Pointer, old -> new.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Change {
+    pub path: String,
+    /// The value before this correction (`null`: the field was absent).
+    pub old: Option<Value>,
+    pub new: Value,
+    /// Whether the path resolved in the corrected event (a change that did not is shown,
+    /// never silently dropped).
+    pub applied: bool,
+}
+
+impl AppliedChange {
+    pub fn shown(&self) -> Change {
+        Change {
+            path: self.path.to_string(),
+            old: self.old.clone(),
+            new: self.new.clone(),
+            applied: self.applied,
+        }
+    }
+}
 
 /// One change of a correction, as applied.
 #[derive(Debug, Clone, PartialEq)]

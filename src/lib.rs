@@ -18,6 +18,7 @@ pub mod ingest;
 pub mod kpi;
 pub mod log_tree;
 pub mod merkle;
+pub mod people;
 pub mod signing;
 pub mod simulate;
 pub mod store;

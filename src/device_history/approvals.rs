@@ -3,7 +3,8 @@
 //! the records of the DHR that came after the signature.
 
 use super::model::{Approval, ApprovalStatus, DeviceHistory};
-use super::records::{People, Rec};
+use super::records::Rec;
+use crate::people::People;
 use crate::store::StoreError;
 
 pub(super) fn of(

@@ -5,8 +5,9 @@
 use super::DeviceHistoryError;
 use super::checks::{self, LotProblem, Routing};
 use super::model::*;
-use super::records::{People, Rec, naming, typed};
+use super::records::{Rec, naming, typed};
 use crate::event::{EntityKind, RefRole};
+use crate::people::People;
 use crate::store::{Store, StoreError};
 use serde_json::Value;
 use std::collections::HashSet;
@@ -603,16 +604,7 @@ impl<'s> Builder<'s> {
                 corrects: r.seq,
                 corrects_type: r.event_type.clone(),
                 reason: applied.reason.clone(),
-                changes: applied
-                    .changes
-                    .iter()
-                    .map(|c| Change {
-                        path: c.path.to_string(),
-                        old: c.old.clone(),
-                        new: c.new.clone(),
-                        applied: c.applied,
-                    })
-                    .collect(),
+                changes: applied.changes.iter().map(|c| c.shown()).collect(),
                 by,
                 signatures,
             });

@@ -4,6 +4,9 @@
 
 use serde::Serialize;
 
+pub use crate::correction::Change;
+pub use crate::people::{Person, Signature};
+
 /// The name and version of this model's JSON. A change that breaks a reader bumps it.
 pub const FORMAT: &str = "traceledger.dhr/1";
 
@@ -89,25 +92,6 @@ pub struct WorkOrder {
     /// The quantity ordered, as a decimal string.
     pub quantity: Option<String>,
     pub seq: Option<u64>,
-}
-
-/// A person as records name them: the id, and the printed name from `person.registered`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Person {
-    pub id: String,
-    pub name: Option<String>,
-}
-
-/// An electronic signature on a record (21 CFR 11.50): who, with which meaning, when.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Signature {
-    pub signer: String,
-    pub name: Option<String>,
-    pub meaning: String,
-    pub signed_at: String,
-    pub key: String,
-    /// The record that carries it.
-    pub seq: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -346,18 +330,6 @@ pub struct Correction {
     pub changes: Vec<Change>,
     pub by: Option<Person>,
     pub signatures: Vec<Signature>,
-}
-
-/// One field changed: its path (JSON Pointer into the event), the value before this
-/// correction and the value it set.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Change {
-    pub path: String,
-    pub old: Option<serde_json::Value>,
-    pub new: serde_json::Value,
-    /// Whether the path resolved in the corrected event (a change that did not is shown,
-    /// never silently dropped).
-    pub applied: bool,
 }
 
 /// Something a reviewer must look at before releasing (review by exception).

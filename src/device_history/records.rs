@@ -1,14 +1,12 @@
 //! The records a DHR reads, parsed and with their corrections applied: a projection judges
 //! the values in force, never the superseded ones.
 
-use super::model::{Person, Signature};
 use crate::chain::Record;
 use crate::correction::{self, AppliedCorrection};
 use crate::event::{EntityKind, RefRole};
 use crate::store::{LogFilter, Store, StoreError};
 use crate::time::parse_rfc3339_millis;
 use serde_json::Value;
-use std::collections::HashMap;
 use std::ops::ControlFlow;
 
 /// A record as the projection reads it: the event in force.
@@ -107,69 +105,4 @@ fn load_all(store: &Store, stored: &[Record]) -> Result<Vec<Rec>, StoreError> {
         out.extend(Rec::load(store, record)?);
     }
     Ok(out)
-}
-
-/// People's printed names, looked up once per DHR.
-pub(super) struct People<'s> {
-    store: &'s Store,
-    names: HashMap<String, Option<String>>,
-}
-
-impl<'s> People<'s> {
-    pub fn new(store: &'s Store) -> People<'s> {
-        People {
-            store,
-            names: HashMap::new(),
-        }
-    }
-
-    pub fn person(&mut self, id: Option<&str>) -> Result<Option<Person>, StoreError> {
-        let Some(id) = id else {
-            return Ok(None);
-        };
-        if let Some(name) = self.names.get(id) {
-            return Ok(Some(Person {
-                id: id.to_owned(),
-                name: name.clone(),
-            }));
-        }
-        let name = typed(
-            self.store,
-            "person.registered",
-            EntityKind::Person,
-            RefRole::Defines,
-            id,
-        )?
-        .into_iter()
-        .find(|r| r.text("person") == Some(id))
-        .and_then(|r| r.owned("name"));
-        self.names.insert(id.to_owned(), name.clone());
-        Ok(Some(Person {
-            id: id.to_owned(),
-            name,
-        }))
-    }
-
-    /// The electronic signatures a record carries, with the signers' printed names.
-    pub fn signatures(
-        &mut self,
-        signatures: &Value,
-        seq: u64,
-    ) -> Result<Vec<Signature>, StoreError> {
-        let mut out = Vec::new();
-        for entry in signatures.as_array().into_iter().flatten() {
-            let field = |name: &str| entry[name].as_str().unwrap_or_default().to_owned();
-            let signer = field("signer");
-            let name = self.person(Some(&signer))?.and_then(|p| p.name);
-            out.push(Signature {
-                name,
-                meaning: field("meaning"),
-                signed_at: field("signed_at"),
-                key: field("key"),
-                signer,
-                seq,
-            });
-        }
-        Ok(out)
-    }
 }
