@@ -11,6 +11,7 @@ mod format_doc;
 mod ingest;
 mod kpi;
 mod merkle;
+mod multisite;
 mod support;
 mod tamper;
 mod tidy;

@@ -1,0 +1,155 @@
+//! The DHR against fixtures/plant-multisite.ndjson, a three-site plant written from the
+//! vocabulary by someone who did not read the projection code, and the facts they derived
+//! by hand (fixtures/plant-multisite.expected.json): exceptions, corrections, environment.
+
+use crate::support::*;
+use serde_json::Value;
+use std::collections::BTreeSet;
+use traceledger::device_history::{DeviceHistory, device_history};
+use traceledger::store::Store;
+
+fn plant() -> (Ledger, Value) {
+    let ledger = Ledger::new();
+    ledger
+        .run(&[
+            "ingest",
+            fixture("plant-multisite.ndjson").to_str().unwrap(),
+        ])
+        .assert()
+        .success();
+    let expected: Value = serde_json::from_str(
+        &std::fs::read_to_string(fixture("plant-multisite.expected.json")).unwrap(),
+    )
+    .unwrap();
+    (ledger, expected)
+}
+
+/// (kind, op, component) of each exception, as the hand-written file names them: a
+/// component's exception is its own kind with the component's serial.
+type Found = BTreeSet<(String, Option<String>, Option<String>)>;
+
+fn expected_exceptions(entry: &Value) -> Found {
+    entry["exceptions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            let text = |name: &str| e[name].as_str().map(str::to_owned);
+            match text("rule").as_deref() {
+                Some("component_exception") => (
+                    text("component_rule").unwrap(),
+                    text("op"),
+                    text("component"),
+                ),
+                Some("component_udi_mismatch") => (text("rule").unwrap(), text("op"), None),
+                _ => (text("rule").unwrap(), text("op"), None),
+            }
+        })
+        .collect()
+}
+
+fn found_exceptions(history: &DeviceHistory) -> Found {
+    history
+        .exceptions
+        .iter()
+        .map(|e| {
+            // Label and reconciliation findings concern no operation.
+            (
+                e.kind.as_str().to_owned(),
+                e.op.clone(),
+                e.component.clone(),
+            )
+        })
+        .collect()
+}
+
+/// The hand-written file leaves `op` out where the finding concerns no operation; compare
+/// on what it states.
+fn agree(expected: &Found, found: &Found) -> bool {
+    expected.len() == found.len()
+        && expected.iter().all(|(kind, op, component)| {
+            found
+                .iter()
+                .any(|(k, o, c)| k == kind && c == component && (op.is_none() || o == op))
+        })
+}
+
+#[test]
+fn every_units_and_lots_exceptions_are_the_ones_derived_by_hand() {
+    let (ledger, expected) = plant();
+    let store = Store::open(&ledger.path).unwrap();
+    let mut wrong = Vec::new();
+    let subjects = expected["units"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .chain(expected["lots"].as_object().unwrap().iter());
+    for (id, entry) in subjects {
+        let history = device_history(&store, id).unwrap();
+        let (want, got) = (expected_exceptions(entry), found_exceptions(&history));
+        if !agree(&want, &got) {
+            wrong.push(format!("{id}: expected {want:?}, found {got:?}"));
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+#[test]
+fn corrections_show_the_value_in_force_and_the_original() {
+    let (ledger, expected) = plant();
+    let store = Store::open(&ledger.path).unwrap();
+    for c in expected["corrections"].as_array().unwrap() {
+        let entity = c["entity"].as_str().unwrap();
+        let history = device_history(&store, entity).unwrap();
+        let path = c["path"].as_str().unwrap();
+        let shown = history
+            .corrections
+            .iter()
+            .flat_map(|correction| &correction.changes)
+            .find(|change| change.path == path)
+            .unwrap_or_else(|| panic!("{entity}: no change of {path}"));
+        assert_eq!(shown.old.as_ref(), Some(&c["old"]), "{entity} {path}");
+        assert_eq!(shown.new, c["new"], "{entity} {path}");
+        assert!(shown.applied);
+        if path == "/data/lot" {
+            assert!(
+                history
+                    .materials
+                    .iter()
+                    .any(|m| Some(m.lot.as_str()) == c["new"].as_str()),
+                "{entity}: the corrected lot is the one in force"
+            );
+        }
+    }
+}
+
+#[test]
+fn an_implantables_environment_has_every_sensor_in_force_at_the_start_and_during_the_work() {
+    let (ledger, expected) = plant();
+    let store = Store::open(&ledger.path).unwrap();
+    for (unit, want) in expected["environment"].as_object().unwrap() {
+        let history = device_history(&store, unit).unwrap();
+        let area = history
+            .environment
+            .iter()
+            .find(|a| Some(a.area.as_str()) == want["area"].as_str())
+            .unwrap_or_else(|| panic!("{unit}: no environment of {}", want["area"]));
+        for (sensor, times) in want["sensors"].as_object().unwrap() {
+            let readings: Vec<&str> = area
+                .readings
+                .iter()
+                .filter(|r| &r.sensor == sensor)
+                .map(|r| r.occurred_at.as_str())
+                .collect();
+            let mut expected_times = vec![times["in_force_at_start"].as_str().unwrap()];
+            expected_times.extend(
+                times["during"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|t| t.as_str().unwrap()),
+            );
+            assert_eq!(readings, expected_times, "{unit} sensor {sensor}");
+        }
+    }
+}
