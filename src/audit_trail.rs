@@ -6,6 +6,8 @@
 //! A projection: streams records through the store (indexed by entity, actor, type and
 //! recorded time), never writes.
 
+use crate::correction::{self, Change};
+use crate::people::{People, Signature};
 use crate::store::{LogFilter, Store, StoreError};
 use crate::time::parse_rfc3339_millis;
 use serde::Serialize;
@@ -57,6 +59,10 @@ pub struct AuditEntry {
     pub corrects_seq: Option<u64>,
     /// The corrections of this record, by seq, in order.
     pub corrected_by: Vec<u64>,
+    /// For a correction: each change, old -> new, the path as a JSON Pointer.
+    pub changes: Vec<Change>,
+    /// The electronic signatures the record carries, with the signers' printed names.
+    pub signatures: Vec<Signature>,
 }
 
 /// Streams the trail to `visit`, oldest first.
@@ -95,6 +101,7 @@ pub fn audit_trail(
         ..LogFilter::default()
     };
     let mut failure = None;
+    let mut people = People::new(store);
     store.for_each_logged(&filter, |record, event_type| {
         let Ok(mut event) = serde_json::from_str::<Value>(&record.event) else {
             return ControlFlow::Continue(());
@@ -119,21 +126,23 @@ pub fn audit_trail(
             }
         };
         let data = event["data"].take();
-        let corrects_seq = if event_type == "correction.recorded" {
-            match data
-                .get("corrects")
-                .and_then(Value::as_str)
-                .map(|c| store.seq_of_event(c))
-            {
-                Some(Ok(seq)) => seq,
-                Some(Err(e)) => {
+        let signed = match people.signatures(&event["signatures"], record.seq) {
+            Ok(signed) => signed,
+            Err(e) => {
+                failure = Some(e);
+                return ControlFlow::Break(());
+            }
+        };
+        let (corrects_seq, changes) = if event_type == "correction.recorded" {
+            match correction_changes(store, record.seq, &data) {
+                Ok(found) => found,
+                Err(e) => {
                     failure = Some(e);
                     return ControlFlow::Break(());
                 }
-                None => None,
             }
         } else {
-            None
+            (None, Vec::new())
         };
         let entry = AuditEntry {
             seq: record.seq,
@@ -147,6 +156,8 @@ pub fn audit_trail(
             data,
             corrects_seq,
             corrected_by: corrections,
+            changes,
+            signatures: signed,
         };
         visit(&entry)
     })?;
@@ -154,6 +165,30 @@ pub fn audit_trail(
         Some(e) => Err(e.into()),
         None => Ok(()),
     }
+}
+
+/// For the correction at `seq` (its `data`): the seq of the record it corrects, and its
+/// changes old -> new, the old values being those in force just before it (the earlier
+/// corrections of the same record applied).
+fn correction_changes(
+    store: &Store,
+    seq: u64,
+    data: &Value,
+) -> Result<(Option<u64>, Vec<Change>), StoreError> {
+    let Some(corrects) = data.get("corrects").and_then(Value::as_str) else {
+        return Ok((None, Vec::new()));
+    };
+    let Some(corrected_seq) = store.seq_of_event(corrects)? else {
+        return Ok((None, Vec::new()));
+    };
+    let Some(corrected) = store.records_at(&[corrected_seq])?.into_iter().next() else {
+        return Ok((Some(corrected_seq), Vec::new()));
+    };
+    let changes = correction::in_force(store, &corrected)?
+        .and_then(|(_, applied)| applied.into_iter().find(|a| a.seq == seq))
+        .map(|a| a.changes.iter().map(|c| c.shown()).collect())
+        .unwrap_or_default();
+    Ok((Some(corrected_seq), changes))
 }
 
 /// The seqs of the corrections of the event `id`.
@@ -171,8 +206,42 @@ fn corrections_of(store: &Store, id: &str) -> Result<Vec<u64>, StoreError> {
 }
 
 /// The header of the CSV form.
-pub const CSV_HEADER: &str =
-    "seq,recorded_at,occurred_at,type,id,site,actor,source,corrects_seq,corrected_by,data";
+pub const CSV_HEADER: &str = "seq,recorded_at,occurred_at,type,id,site,actor,source,corrects_seq,corrected_by,changes,signatures,data";
+
+/// Changes as one cell: `PATH: OLD -> NEW`, separated by `; `.
+pub fn changes_text(changes: &[Change]) -> String {
+    changes
+        .iter()
+        .map(|c| {
+            format!(
+                "{}: {} -> {}",
+                c.path,
+                c.old
+                    .as_ref()
+                    .map_or("(absent)".to_owned(), Value::to_string),
+                c.new
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Signatures as one cell: `NAME (SIGNER) MEANING at TIME`, separated by `; `.
+pub fn signatures_text(signatures: &[Signature]) -> String {
+    signatures
+        .iter()
+        .map(|s| {
+            format!(
+                "{} ({}) {} at {}",
+                s.name.as_deref().unwrap_or("?"),
+                s.signer,
+                s.meaning,
+                s.signed_at
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
 
 /// One CSV row (RFC 4180: fields with comma, quote or line break are quoted, quotes doubled).
 pub fn csv_row(entry: &AuditEntry) -> String {
@@ -191,6 +260,8 @@ pub fn csv_row(entry: &AuditEntry) -> String {
             .map(|s| s.to_string())
             .unwrap_or_default(),
         corrected_by.join(" "),
+        changes_text(&entry.changes),
+        signatures_text(&entry.signatures),
         entry.data.to_string(),
     ];
     fields

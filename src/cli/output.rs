@@ -209,7 +209,16 @@ pub fn print_audit(
             let event = serde_json::json!({ "data": entry.data });
             let mut what = key_fields(&event);
             if let Some(seq) = entry.corrects_seq {
-                what = format!("CORRECTS seq {seq}: {what}");
+                what = format!(
+                    "CORRECTS seq {seq}: {}  ({what})",
+                    traceledger::audit_trail::changes_text(&entry.changes)
+                );
+            }
+            if !entry.signatures.is_empty() {
+                what = format!(
+                    "{what}  [signed: {}]",
+                    traceledger::audit_trail::signatures_text(&entry.signatures)
+                );
             }
             if !entry.corrected_by.is_empty() {
                 let seqs: Vec<String> = entry.corrected_by.iter().map(u64::to_string).collect();

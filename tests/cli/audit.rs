@@ -94,3 +94,38 @@ fn csv_is_quoted_as_rfc_4180_and_a_bad_time_is_refused() {
         String::from_utf8_lossy(&output.stderr).contains("\"yesterday\" is not an RFC 3339 time")
     );
 }
+
+#[test]
+fn a_correction_reads_old_to_new_and_every_signature_shows_who_what_and_when() {
+    let ledger = Ledger::with_plant();
+    let corrections = json_entries(&ledger, &["--type", "correction.recorded"]);
+    let changes = &corrections[0]["changes"];
+    assert_eq!(
+        changes,
+        &serde_json::json!([{"path": "/data/supplier_lot", "old": "MX24-261104A",
+            "new": "MX24-261104B", "applied": true}])
+    );
+    let signature = &corrections[0]["signatures"][0];
+    assert_eq!(signature["signer"], "p-2010");
+    assert_eq!(signature["meaning"], "authored");
+    assert_eq!(signature["signed_at"], "2026-11-17T09:30:00+08:00");
+    assert_eq!(signature["key"], "k-2010");
+    assert!(signature["name"].as_str().is_some_and(|n| !n.is_empty()));
+    // The text and CSV say the same.
+    let text = stdout_of(ledger.run(&["audit", "--type", "correction.recorded"]));
+    assert!(
+        text.contains("/data/supplier_lot: \"MX24-261104A\" -> \"MX24-261104B\""),
+        "{text}"
+    );
+    assert!(
+        text.contains("p-2010) authored at 2026-11-17T09:30:00+08:00"),
+        "{text}"
+    );
+    let csv = stdout_of(ledger.run(&["audit", "--type", "unit.released", "--csv"]));
+    let header = csv.lines().next().unwrap();
+    assert!(header.contains(",changes,signatures,"), "{header}");
+    assert!(
+        csv.lines().skip(1).all(|l| l.contains(" released at ")),
+        "every release carries its signature: {csv}"
+    );
+}
