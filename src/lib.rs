@@ -11,6 +11,7 @@ pub mod chain;
 pub mod checkpoint;
 pub mod correction;
 pub mod device_history;
+mod error_kind;
 pub mod event;
 pub mod genealogy;
 pub mod genesis;
@@ -22,6 +23,9 @@ pub mod people;
 pub mod signing;
 pub mod simulate;
 pub mod store;
+pub mod subject;
 pub mod time;
 pub mod udi;
 pub mod verify;
+
+pub use error_kind::ErrorKind;

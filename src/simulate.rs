@@ -165,6 +165,26 @@ impl Rng {
 }
 
 /// A GTIN-14 from its first 13 digits: the GS1 mod-10 check digit (weights 3,1 from the right).
+/// A GS1 UDI written in parentheses as a scanner reports it: the symbology identifier
+/// (`]d2` DataMatrix, `]C1` GS1-128), then the element string, a GS (0x1D) after every
+/// element of variable length but the last. Unparseable text is returned as it is.
+pub fn scanned(parenthesized: &str, symbology: &str) -> String {
+    let Ok(parsed) = crate::udi::parse(parenthesized) else {
+        return parenthesized.to_owned();
+    };
+    let mut out = symbology.to_owned();
+    let last = parsed.elements.len().saturating_sub(1);
+    for (at, (ai, value)) in parsed.elements.iter().enumerate() {
+        out.push_str(ai);
+        out.push_str(value);
+        let fixed = crate::udi::gs1_ai(ai).is_some_and(|d| d.fixed_length);
+        if !fixed && at < last {
+            out.push('\u{1d}');
+        }
+    }
+    out
+}
+
 pub fn gtin14(first13: &str) -> String {
     let sum: u32 = first13
         .bytes()
@@ -207,7 +227,7 @@ const PMOD_OPS: &[Operation] = &[
         op: "10",
         name: "Motor and gearbox assembly",
         equipment: Some("torque_driver"),
-        checks: &[("torque", "cN.m", 40.0, 60.0)],
+        checks: &[("screw torque", "cN.m", 40.0, 60.0)],
     },
     Operation {
         op: "20",
@@ -220,8 +240,8 @@ const PMOD_OPS: &[Operation] = &[
         name: "Module functional test",
         equipment: Some("flow_analyzer"),
         checks: &[
-            ("flow_rate", "mL/h", 98.0, 102.0),
-            ("motor_current", "mA", 150.0, 350.0),
+            ("flow rate", "mL/h", 98.0, 102.0),
+            ("motor current", "mA", 150.0, 350.0),
         ],
     },
 ];
@@ -230,7 +250,7 @@ const INF_OPS: &[Operation] = &[
         op: "10",
         name: "Pump module and chassis assembly",
         equipment: Some("torque_driver"),
-        checks: &[("torque", "cN.m", 40.0, 60.0)],
+        checks: &[("screw torque", "cN.m", 40.0, 60.0)],
     },
     Operation {
         op: "20",
@@ -243,8 +263,8 @@ const INF_OPS: &[Operation] = &[
         name: "Electrical safety test",
         equipment: Some("safety_tester"),
         checks: &[
-            ("earth_leakage", "uA", 0.0, 500.0),
-            ("insulation_resistance", "MOhm", 100.0, 2000.0),
+            ("earth leakage", "uA", 0.0, 500.0),
+            ("insulation resistance", "MOhm", 100.0, 2000.0),
         ],
     },
     Operation {
@@ -252,8 +272,8 @@ const INF_OPS: &[Operation] = &[
         name: "Final functional test",
         equipment: Some("flow_analyzer"),
         checks: &[
-            ("flow_accuracy", "%", -5.0, 5.0),
-            ("occlusion_pressure", "kPa", 60.0, 100.0),
+            ("flow accuracy", "%", -5.0, 5.0),
+            ("occlusion pressure", "kPa", 60.0, 100.0),
         ],
     },
     Operation {
@@ -268,7 +288,7 @@ const IMP_OPS: &[Operation] = &[
         op: "10",
         name: "Lead and header assembly",
         equipment: Some("torque_driver"),
-        checks: &[("set_screw_torque", "cN.m", 8.0, 12.0)],
+        checks: &[("set screw torque", "cN.m", 8.0, 12.0)],
     },
     Operation {
         op: "20",
@@ -280,13 +300,13 @@ const IMP_OPS: &[Operation] = &[
         op: "30",
         name: "Hermeticity test",
         equipment: Some("leak_tester"),
-        checks: &[("helium_leak", "mbar.l/s", 0.0, 0.00001)],
+        checks: &[("helium leak rate", "mbar.l/s", 0.0, 0.00001)],
     },
     Operation {
         op: "40",
         name: "Sterile barrier packing",
         equipment: Some("heat_sealer"),
-        checks: &[("seal_strength", "N", 10.0, 40.0)],
+        checks: &[("seal strength", "N", 10.0, 40.0)],
     },
 ];
 const KIT_OPS: &[Operation] = &[
@@ -300,7 +320,7 @@ const KIT_OPS: &[Operation] = &[
         op: "20",
         name: "Pouch sealing",
         equipment: Some("heat_sealer"),
-        checks: &[("seal_strength", "N", 10.0, 40.0)],
+        checks: &[("seal strength", "N", 10.0, 40.0)],
     },
     Operation {
         op: "30",
@@ -347,7 +367,8 @@ struct Sim<W: Write> {
     shipment_counter: u64,
     other_counter: u64,
     /// Pump modules made and not yet installed, oldest first.
-    spare_modules: Vec<String>,
+    /// Pump modules made and not yet installed: (serial, UDI as labelled).
+    spare_modules: Vec<(String, String)>,
     /// Released devices or lots waiting for a shipment: (site, "unit"|"lot", id, udi).
     to_ship: Vec<(usize, &'static str, String, String)>,
     /// The leak tester whose calibration lapses, so that some records show it past due.
@@ -740,7 +761,13 @@ impl<W: Write> Sim<W> {
         let mut units = Vec::new();
         for _ in 0..count {
             let serial = Self::next_id(&mut self.serial_counter, self.products[product].prefix, 8);
-            let udi = format!("(01){gtin}(11){made}(17){expiry}(21){serial}");
+            // The module site's label printer encodes the serial before the dates, so its
+            // scanned form carries a GS separator after the serial.
+            let udi = if product == PMOD {
+                format!("(01){gtin}(21){serial}(11){made}(17){expiry}")
+            } else {
+                format!("(01){gtin}(11){made}(17){expiry}(21){serial}")
+            };
             let operator =
                 self.sites[site].operators[self.rng.below(operator_count) as usize].clone();
             self.emit("unit.started", site, "system:mes", Some(&operator), json!({"unit": serial, "product": self.products[product].id, "work_order": work_order, "udi": udi}))?;
@@ -764,7 +791,7 @@ impl<W: Write> Sim<W> {
                 units
                     .iter()
                     .filter(|u| !u.scrapped)
-                    .map(|u| u.serial.clone()),
+                    .map(|u| (u.serial.clone(), u.udi.clone())),
             );
             return Ok(());
         }
@@ -793,13 +820,16 @@ impl<W: Write> Sim<W> {
                 self.emit("material.consumed", site, &station_source, Some(&operator), json!({"unit": unit.serial, "lot": lot, "quantity": quantity, "uom": uom, "op": op}))?;
             }
             if product == INF {
-                let module = self.next_module()?;
+                // The module was made at the module site; the installing station scans its
+                // label, as a scanner reports it.
+                let (module, label) = self.next_module()?;
+                let scanned = scanned(&label, "]d2");
                 self.emit(
                     "component.installed",
                     site,
                     &station_source,
                     Some(&operator),
-                    json!({"unit": unit.serial, "component": module, "op": op}),
+                    json!({"unit": unit.serial, "component": module, "component_udi": scanned, "op": op}),
                 )?;
                 unit.module = Some(module);
             }
@@ -821,7 +851,13 @@ impl<W: Write> Sim<W> {
                 // A transcription error found later: corrected, the original stays visible.
                 let qa = self.sites[site].qa.clone();
                 let value = self.rng.value(1.0, 2.0, 2);
-                self.emit("correction.recorded", site, &format!("cli:{qa}"), Some(&qa), json!({"corrects": step_id, "reason": "value typed by hand from the analyzer display; corrected from its printout", "changes": {"data.measurements.0.value": value}}))?;
+                // Plants write the path in each of the three forms.
+                let path = [
+                    "data.measurements[0].value",
+                    "/data/measurements/0/value",
+                    "data.measurements.0.value",
+                ][self.rng.below(3) as usize];
+                self.emit("correction.recorded", site, &format!("cli:{qa}"), Some(&qa), json!({"corrects": step_id, "reason": "value typed by hand from the analyzer display; corrected from its printout", "changes": {path: value}}))?;
             }
             return Ok(());
         }
@@ -841,13 +877,14 @@ impl<W: Write> Sim<W> {
             && let Some(old) = unit.module.take()
         {
             self.emit("component.removed", site, &station_source, Some(&operator), json!({"unit": unit.serial, "component": old, "reason": format!("pump module suspected for {check} failure ({ncr})")}))?;
-            let replacement = self.next_module()?;
+            let (replacement, label) = self.next_module()?;
+            let scanned = scanned(&label, "]C1");
             self.emit(
                 "component.installed",
                 site,
                 &station_source,
                 Some(&operator),
-                json!({"unit": unit.serial, "component": replacement, "op": op}),
+                json!({"unit": unit.serial, "component": replacement, "component_udi": scanned, "op": op}),
             )?;
             unit.module = Some(replacement);
         }
@@ -864,12 +901,12 @@ impl<W: Write> Sim<W> {
     }
 
     /// A pump module from the spares made at the module site; makes a batch when none is left.
-    fn next_module(&mut self) -> Result<String, SimulateError> {
+    fn next_module(&mut self) -> Result<(String, String), SimulateError> {
         if self.spare_modules.is_empty() {
             self.serial_batch(PMOD, BATCH_UNITS + 2)?;
         }
         Ok(if self.spare_modules.is_empty() {
-            String::new()
+            (String::new(), String::new())
         } else {
             self.spare_modules.remove(0)
         })
@@ -891,9 +928,9 @@ impl<W: Write> Sim<W> {
             &format!("gateway:ems-{}", self.sites[site].code),
             None,
             json!({"area": area, "sensor": format!("{area}-PC1"), "measurements": [
-            {"name": "particles_0_5um", "value": particles, "unit": "/m3", "usl": 352_000},
+            {"name": "particles >= 0.5 um", "value": particles, "unit": "/m3", "usl": 352_000},
             {"name": "temperature", "value": temperature, "unit": "Cel", "lsl": 18, "usl": 24},
-            {"name": "relative_humidity", "value": humidity, "unit": "%", "lsl": 30, "usl": 60}]}),
+            {"name": "relative humidity", "value": humidity, "unit": "%", "lsl": 30, "usl": 60}]}),
         )?;
         Ok(())
     }
@@ -948,7 +985,7 @@ impl<W: Write> Sim<W> {
                 site,
                 &label_source,
                 Some(&operator),
-                json!({"unit": unit.serial, "scanned": unit.udi, "result": "pass"}),
+                json!({"unit": unit.serial, "scanned": scanned(&unit.udi, "]d2"), "result": "pass"}),
             )?;
             releases.push(self.emit(
                 "unit.released",
@@ -1050,13 +1087,13 @@ impl<W: Write> Sim<W> {
                 let qa = self.sites[site].qa.clone();
                 if self.rng.chance(10) || example {
                     let complaint = Self::next_id(&mut self.other_counter, "CMP-", 7);
-                    self.emit("complaint.received", site, &format!("cli:{qa}"), Some(&qa), json!({"complaint": complaint, "udi": udi, "description": "customer reports intermittent occlusion alarm", kind: id}))?;
+                    self.emit("complaint.received", site, &format!("cli:{qa}"), Some(&qa), json!({"complaint": complaint, "udi": scanned(&udi, "]d2"), "description": "customer reports intermittent occlusion alarm", kind: id}))?;
                 }
                 if kind == "unit" && (self.rng.chance(8) || example) {
                     let service = Self::next_id(&mut self.other_counter, "SRV-", 7);
                     let engineer = self.sites[site].engineer.clone();
                     let accuracy = self.rng.value(-2.0, 2.0, 2);
-                    self.emit("unit.serviced", site, &format!("cli:{engineer}"), Some(&engineer), json!({"unit": id, "service": service, "description": "annual preventive maintenance", "measurements": [{"name": "flow_accuracy", "value": accuracy, "unit": "%"}]}))?;
+                    self.emit("unit.serviced", site, &format!("cli:{engineer}"), Some(&engineer), json!({"unit": id, "service": service, "description": "annual preventive maintenance", "measurements": [{"name": "flow accuracy", "value": accuracy, "unit": "%"}]}))?;
                 }
             }
         }
@@ -1311,6 +1348,44 @@ mod tests {
             .filter(|t| !types.contains(**t))
             .collect();
         assert!(missing.is_empty(), "missing types: {missing:?}");
+    }
+
+    #[test]
+    fn the_stream_is_written_the_way_plants_write() {
+        let text = String::from_utf8(run(400, 4, 3)).unwrap();
+        let events: Vec<Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        let of = |t: &'static str| events.iter().filter(move |e| e["type"] == t);
+        // Components made at the module site, installed with their UDI as scanned: a
+        // symbology identifier and a GS separator after the serial.
+        let installed: Vec<&str> = of("component.installed")
+            .filter_map(|e| e["data"]["component_udi"].as_str())
+            .collect();
+        assert!(!installed.is_empty());
+        assert!(
+            installed
+                .iter()
+                .all(|u| (u.starts_with("]d2") || u.starts_with("]C1")) && u.contains('\u{1d}'))
+        );
+        // Label checks report the scanner's form; some fail.
+        assert!(of("label.verified").any(|e| {
+            e["data"]["scanned"]
+                .as_str()
+                .is_some_and(|s| s.starts_with("]d2"))
+        }));
+        assert!(of("label.verified").any(|e| e["data"]["result"] == "fail"));
+        // Check names people read, in routings and environment records.
+        assert!(text.contains("\"screw torque\"") && text.contains("\"particles >= 0.5 um\""));
+        // Every scanned form parses to the same UDI as its label.
+        for scan in installed {
+            crate::udi::parse(scan).unwrap();
+        }
+        assert_eq!(
+            scanned("(01)05391234000108(21)PM1(11)260105(17)290104", "]d2"),
+            "]d20105391234000108".to_owned() + "21PM1\u{1d}1126010517290104"
+        );
     }
 
     #[test]

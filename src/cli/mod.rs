@@ -285,6 +285,8 @@ pub enum CliError {
     DeviceHistory(#[from] DeviceHistoryError),
     #[error(transparent)]
     Audit(#[from] AuditError),
+    #[error(transparent)]
+    Subject(#[from] traceledger::subject::SubjectError),
     #[error("the embedded event schemas are broken: {0}")]
     Schemas(#[from] traceledger::event::SchemaError),
     #[error("cannot {what}: {source}")]
@@ -302,6 +304,32 @@ pub enum CliError {
     Usage(String),
 }
 
+/// The exit code of a kind of failure (docs/architecture.md, "Exit codes"): what is not
+/// found was asked for wrongly, so it is bad input.
+fn exit_code_of(kind: traceledger::ErrorKind) -> u8 {
+    match kind {
+        traceledger::ErrorKind::Integrity => EXIT_INTEGRITY,
+        traceledger::ErrorKind::BadInput | traceledger::ErrorKind::NotFound => EXIT_BAD_INPUT,
+        traceledger::ErrorKind::Environment => EXIT_ENVIRONMENT,
+    }
+}
+
+/// What `input` names as an entity of the log: a UDI in any form is resolved to its unit or
+/// lot (and refused when its device identifier is another product's); anything else is taken
+/// as the entity id it is.
+fn entity_named(store: &Store, input: String) -> Result<String, CliError> {
+    if traceledger::subject::looks_like_udi(&input) {
+        Ok(traceledger::subject::resolve(store, &input)?.id)
+    } else {
+        Ok(input)
+    }
+}
+
+/// The unit or lot `input` names, by id or UDI in any form.
+pub(crate) fn subject_id(store: &Store, input: &str) -> Result<String, CliError> {
+    Ok(traceledger::subject::resolve(store, input)?.id)
+}
+
 impl CliError {
     pub fn exit_code(&self) -> u8 {
         match self {
@@ -314,8 +342,9 @@ impl CliError {
             CliError::Verify(VerifyError::Store(e)) if e.is_corruption() => EXIT_INTEGRITY,
             CliError::Simulate(SimulateError::Config(_)) => EXIT_BAD_INPUT,
             CliError::Genealogy(GenealogyError::NotFound(_) | GenealogyError::BadUdi { .. })
-            | CliError::DeviceHistory(DeviceHistoryError::NotFound(_))
             | CliError::Audit(AuditError::BadTime(_)) => EXIT_BAD_INPUT,
+            CliError::DeviceHistory(e) => exit_code_of(e.kind()),
+            CliError::Subject(e) => exit_code_of(e.kind()),
             CliError::Ingest(IngestError::Read { source, .. })
                 if source.kind() == std::io::ErrorKind::NotFound =>
             {
@@ -424,6 +453,9 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             json,
         } => {
             let store = Store::open(&ledger)?;
+            let entity = entity
+                .map(|input| entity_named(&store, input))
+                .transpose()?;
             let filter = LogFilter {
                 types,
                 entity,
@@ -478,6 +510,9 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             json,
         } => {
             let store = Store::open(&ledger)?;
+            let entity = entity
+                .map(|input| entity_named(&store, input))
+                .transpose()?;
             let query = audit_trail::AuditQuery {
                 entity,
                 actor,
@@ -522,7 +557,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         }
         Command::Dhr { unit, json, html } => {
             let store = Store::open(&ledger)?;
-            let history = device_history::device_history(&store, &unit)?;
+            let history = device_history::device_history_of(&store, &unit)?;
             let text = if json {
                 serde_json::to_string(&history).map_err(|e| CliError::Usage(e.to_string()))? + "\n"
             } else if html {

@@ -489,7 +489,8 @@ pub fn export(ledger: &Path, args: ExportArgs) -> Result<(), CliError> {
     use traceledger::bundle;
     let mut store = Store::open(ledger)?;
     let identity = ledger_identity(&store)?;
-    let records = bundle::needed_records(&store, &identity, &args.id).map_err(bundle_error)?;
+    let id = super::subject_id(&store, &args.id)?;
+    let records = bundle::needed_records(&store, &identity, &id).map_err(bundle_error)?;
     let last_needed = records.last().map_or(0, |r| r.seq);
     // The ledger key signs the manifest, so it is needed even when a kept checkpoint covers
     // every record.
@@ -520,8 +521,8 @@ pub fn export(ledger: &Path, args: ExportArgs) -> Result<(), CliError> {
             (note, checkpoint)
         }
     };
-    let made = bundle::export(&store, &args.id, records, &note, &checkpoint, &key)
-        .map_err(bundle_error)?;
+    let made =
+        bundle::export(&store, &id, records, &note, &checkpoint, &key).map_err(bundle_error)?;
     let text =
         serde_json::to_string_pretty(&made).map_err(|e| CliError::Usage(e.to_string()))? + "\n";
     write_atomically(&args.bundle, text.as_bytes())?;
@@ -529,7 +530,7 @@ pub fn export(ledger: &Path, args: ExportArgs) -> Result<(), CliError> {
         "bundle {}: {} records of {} proven against checkpoint {} (tree size {})",
         args.bundle.display(),
         made.records.len(),
-        args.id,
+        id,
         checkpoint.origin,
         checkpoint.tree_size
     );
@@ -619,15 +620,16 @@ pub struct ApproveArgs {
 /// for `ingest` (the reviewer signs what they were shown: its digest).
 pub fn approve(ledger: &Path, args: ApproveArgs) -> Result<(), CliError> {
     let store = Store::open(ledger)?;
-    let history = traceledger::device_history::device_history(&store, &args.id)?;
+    let history = traceledger::device_history::device_history_of(&store, &args.id)?;
     let digest = traceledger::device_history::digest(&history);
+    // The approval names the unit or lot, however it was asked for (a scanned UDI).
+    let id = history.id.clone();
     let key = keys::read_signing_key(&args.key)?;
     let key_id = args
         .key_id
         .unwrap_or_else(|| keys::key_id(&key.verifying_key()));
     let at = args.at.unwrap_or_else(now);
-    let safe: String = args
-        .id
+    let safe: String = id
         .chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || "._:-".contains(c) {
@@ -644,7 +646,7 @@ pub fn approve(ledger: &Path, args: ApproveArgs) -> Result<(), CliError> {
         "site": history.site.clone(),
         "source": format!("cli:{}", args.signer),
         "actor": args.signer,
-        "data": {"subject": {"projection": "dhr", "entity": args.id, "digest": digest}, "meaning": args.meaning.as_str()},
+        "data": {"subject": {"projection": "dhr", "entity": id, "digest": digest}, "meaning": args.meaning.as_str()},
     });
     sign_event(&mut event, &key, &key_id, &args.signer, args.meaning, &at)
         .map_err(|e| CliError::Usage(e.to_string()))?;

@@ -37,7 +37,19 @@ pub enum DeviceHistoryError {
     )]
     NotFound(String),
     #[error(transparent)]
+    Subject(#[from] crate::subject::SubjectError),
+    #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+impl DeviceHistoryError {
+    pub fn kind(&self) -> crate::ErrorKind {
+        match self {
+            DeviceHistoryError::NotFound(_) => crate::ErrorKind::NotFound,
+            DeviceHistoryError::Subject(e) => e.kind(),
+            DeviceHistoryError::Store(e) => e.kind(),
+        }
+    }
 }
 
 /// Rebuilds the DHR of `id` (a unit's serial or a produced lot), in one read snapshot.
@@ -47,6 +59,17 @@ pub enum DeviceHistoryError {
 pub fn device_history(store: &Store, id: &str) -> Result<DeviceHistory, DeviceHistoryError> {
     let _snapshot = store.read_snapshot()?;
     build::build(store, id, &mut Vec::new())
+}
+
+/// The DHR of what `input` names: a serial, a lot, or a UDI in any printed or scanned form
+/// (crate::subject).
+///
+/// # Errors
+/// As [`crate::subject::resolve`] and [`device_history`].
+pub fn device_history_of(store: &Store, input: &str) -> Result<DeviceHistory, DeviceHistoryError> {
+    let _snapshot = store.read_snapshot()?;
+    let subject = crate::subject::resolve(store, input)?;
+    build::build(store, &subject.id, &mut Vec::new())
 }
 
 /// The digest a reviewer signs: BLAKE3 of the RFC 8785 canonical JSON of the DHR as

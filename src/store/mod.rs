@@ -78,6 +78,15 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// The kind of this failure (crate::ErrorKind).
+    pub fn kind(&self) -> crate::ErrorKind {
+        match self {
+            _ if self.is_corruption() => crate::ErrorKind::Integrity,
+            StoreError::AlreadyExists(_) => crate::ErrorKind::BadInput,
+            _ => crate::ErrorKind::Environment,
+        }
+    }
+
     /// True when the database itself reports damage (as opposed to I/O or usage problems).
     pub fn is_corruption(&self) -> bool {
         match self {

@@ -18,5 +18,6 @@ mod tidy;
 mod trace;
 mod trust;
 mod udi;
+mod udi_front_door;
 mod verify_and_log;
 mod vocabulary;
