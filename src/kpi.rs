@@ -256,6 +256,7 @@ fn add_unit(
     add_progress(
         group,
         &UnitProgress {
+            unit: unit.to_owned(),
             site: group.site.clone(),
             product: group.product.clone(),
             period: group.period.clone(),

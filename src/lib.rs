@@ -20,6 +20,7 @@ pub mod kpi;
 pub mod log_tree;
 pub mod merkle;
 pub mod people;
+pub mod review;
 pub mod signing;
 pub mod simulate;
 pub mod store;

@@ -203,9 +203,35 @@ enum Command {
         #[arg(long)]
         from_log: bool,
     },
-    /// The Device History Record of a unit, with its exceptions
+    /// Review by exception: units and lots awaiting release, or released with exceptions,
+    /// with their exceptions by kind and whether they are dispositioned
+    ///
+    /// Examples:
+    ///   traceledger review --status awaiting --site GAL
+    ///   traceledger review --period 2026-11 --csv > review.csv
+    Review {
+        /// Only this site
+        #[arg(long)]
+        site: Option<String>,
+        /// Only this product
+        #[arg(long)]
+        product: Option<String>,
+        /// Only units started (lots produced) in this month (YYYY-MM) or year (YYYY)
+        #[arg(long)]
+        period: Option<String>,
+        /// awaiting (release), released (with exceptions) or all
+        #[arg(long, value_enum, default_value = "all")]
+        status: ReviewStatusArg,
+        /// Print as JSON (format traceledger.review/1)
+        #[arg(long, conflicts_with = "csv")]
+        json: bool,
+        /// Print as CSV, one row per unit or lot
+        #[arg(long)]
+        csv: bool,
+    },
+    /// The Device History Record of a unit or lot (by serial, lot or UDI in any form), with its exceptions
     Dhr {
-        /// The unit's serial
+        /// The unit's serial, the lot, or a UDI as printed or scanned
         unit: String,
         /// Print the record as JSON (stable field names, see docs/dhr.md)
         #[arg(long, conflicts_with = "html")]
@@ -287,6 +313,8 @@ pub enum CliError {
     Audit(#[from] AuditError),
     #[error(transparent)]
     Subject(#[from] traceledger::subject::SubjectError),
+    #[error(transparent)]
+    Review(#[from] traceledger::review::ReviewError),
     #[error("the embedded event schemas are broken: {0}")]
     Schemas(#[from] traceledger::event::SchemaError),
     #[error("cannot {what}: {source}")]
@@ -302,6 +330,13 @@ pub enum CliError {
     Integrity(String),
     #[error("{0}")]
     Usage(String),
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum ReviewStatusArg {
+    Awaiting,
+    Released,
+    All,
 }
 
 /// The exit code of a kind of failure (docs/architecture.md, "Exit codes"): what is not
@@ -345,6 +380,7 @@ impl CliError {
             | CliError::Audit(AuditError::BadTime(_)) => EXIT_BAD_INPUT,
             CliError::DeviceHistory(e) => exit_code_of(e.kind()),
             CliError::Subject(e) => exit_code_of(e.kind()),
+            CliError::Review(e) => exit_code_of(e.kind()),
             CliError::Ingest(IngestError::Read { source, .. })
                 if source.kind() == std::io::ErrorKind::NotFound =>
             {
@@ -549,6 +585,40 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
                 serde_json::to_string(&groups).map_err(|e| CliError::Usage(e.to_string()))? + "\n"
             } else {
                 traceledger::kpi::render_text(&groups)
+            };
+            std::io::stdout()
+                .lock()
+                .write_all(text.as_bytes())
+                .map_err(stdout_error)
+        }
+        Command::Review {
+            site,
+            product,
+            period,
+            status,
+            json,
+            csv,
+        } => {
+            let store = Store::open(&ledger)?;
+            let query = traceledger::review::ReviewQuery {
+                site,
+                product,
+                period,
+                status: match status {
+                    ReviewStatusArg::Awaiting => traceledger::review::ReviewStatus::Awaiting,
+                    ReviewStatusArg::Released => traceledger::review::ReviewStatus::Released,
+                    ReviewStatusArg::All => traceledger::review::ReviewStatus::All,
+                },
+            };
+            let queue = traceledger::review::review(&store, &query)?;
+            let text = if json {
+                serde_json::to_string(&queue).map_err(|e| CliError::Usage(e.to_string()))? + "\n"
+            } else if csv {
+                let mut rows = vec![traceledger::review::CSV_HEADER.to_owned()];
+                rows.extend(traceledger::review::csv_rows(&queue));
+                rows.join("\n") + "\n"
+            } else {
+                traceledger::review::render_text(&queue)
             };
             std::io::stdout()
                 .lock()

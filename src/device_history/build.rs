@@ -143,6 +143,7 @@ impl<'s> Builder<'s> {
             udi: started.owned("udi"),
             work_order,
             status: Status::InProcess,
+            installed_in: None,
             started: Started {
                 seq: started.seq,
                 occurred_at: started.occurred_at.clone(),
@@ -202,6 +203,7 @@ impl<'s> Builder<'s> {
 
     fn record(&mut self, r: &Rec, within: &mut Vec<String>) -> Result<(), DeviceHistoryError> {
         if !self.about_me(r) {
+            self.as_component(r);
             return Ok(());
         }
         match r.event_type.as_str() {
@@ -262,6 +264,29 @@ impl<'s> Builder<'s> {
         }
         self.corrections(r)?;
         Ok(())
+    }
+
+    /// This unit installed in another, or taken out of it again.
+    fn as_component(&mut self, r: &Rec) {
+        if r.text("component") != Some(self.history.id.as_str()) {
+            return;
+        }
+        match r.event_type.as_str() {
+            "component.installed" => {
+                self.history.installed_in = Some(InstalledIn {
+                    unit: r.owned("unit").unwrap_or_default(),
+                    seq: r.seq,
+                    occurred_at: r.occurred_at.clone(),
+                });
+            }
+            "component.removed"
+                if self.history.installed_in.as_ref().map(|i| i.unit.as_str())
+                    == r.text("unit") =>
+            {
+                self.history.installed_in = None;
+            }
+            _ => {}
+        }
     }
 
     fn step(&mut self, r: &Rec) -> Result<(), StoreError> {
@@ -860,6 +885,8 @@ impl Builder<'_> {
 fn status(history: &DeviceHistory) -> Status {
     if history.scrap.is_some() {
         Status::Scrapped
+    } else if history.installed_in.is_some() {
+        Status::Installed
     } else if !history.shipments.is_empty() {
         Status::Shipped
     } else if history.release.is_some() {

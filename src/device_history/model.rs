@@ -24,8 +24,10 @@ pub struct DeviceHistory {
     /// The UDI as recorded when the unit was started (or on the lot's production).
     pub udi: Option<String>,
     pub work_order: Option<WorkOrder>,
-    /// Where it stands: in process, released, shipped, scrapped.
+    /// Where it stands: in process, released, installed in another unit, shipped, scrapped.
     pub status: Status,
+    /// The unit it is installed in now, as a component (not removed since).
+    pub installed_in: Option<InstalledIn>,
     pub started: Started,
     /// For a lot: what was ordered, produced and scrapped.
     pub quantities: Option<LotQuantities>,
@@ -61,6 +63,8 @@ pub enum Subject {
 pub enum Status {
     InProcess,
     Released,
+    /// Installed as a component in another unit: reviewed in that unit's DHR.
+    Installed,
     Shipped,
     Scrapped,
 }
@@ -70,10 +74,18 @@ impl Status {
         match self {
             Status::InProcess => "in process",
             Status::Released => "released",
+            Status::Installed => "installed",
             Status::Shipped => "shipped",
             Status::Scrapped => "scrapped",
         }
     }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct InstalledIn {
+    pub unit: String,
+    pub seq: u64,
+    pub occurred_at: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -26,6 +26,7 @@ pub struct UnitGroupFilter {
 /// What the ledger knows of one unit, for the KPIs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UnitProgress {
+    pub unit: String,
     pub site: String,
     pub product: String,
     pub period: String,
@@ -165,12 +166,14 @@ impl Store {
         let mut statement = self.conn.prepare(&format!(
             "SELECT u.site, u.product, u.period, u.started_at, u.released_at, u.scrapped,
                     (SELECT COUNT(*) FROM unit_ncrs n WHERE n.unit = u.unit),
-                    EXISTS (SELECT 1 FROM unit_first_results r WHERE r.unit = u.unit AND r.passed = 0)
+                    EXISTS (SELECT 1 FROM unit_first_results r WHERE r.unit = u.unit AND r.passed = 0),
+                    u.unit
              FROM unit_progress u WHERE {GROUP_WHERE}"
         ))?;
         let mut rows = statement.query(params![filter.site, filter.product, filter.period])?;
         while let Some(row) = rows.next()? {
             visit(UnitProgress {
+                unit: row.get(8)?,
                 site: row.get(0)?,
                 product: row.get(1)?,
                 period: row.get(2)?,

@@ -12,6 +12,7 @@ mod ingest;
 mod kpi;
 mod merkle;
 mod multisite;
+mod review;
 mod support;
 mod tamper;
 mod tidy;
