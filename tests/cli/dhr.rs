@@ -166,7 +166,10 @@ fn the_dhr_json_is_deterministic_and_an_unknown_unit_is_a_clear_error() {
     assert_eq!(value["id"], "IP3K-260002");
     let output = ledger.run(&["dhr", "NOPE"]).output().unwrap();
     assert_eq!(output.status.code(), Some(EXIT_BAD_INPUT));
-    assert!(String::from_utf8_lossy(&output.stderr).contains("NOPE is neither a unit nor a lot the ledger knows"));
+    assert!(
+        String::from_utf8_lossy(&output.stderr)
+            .contains("NOPE is neither a unit nor a lot the ledger knows")
+    );
 }
 
 #[test]

@@ -103,3 +103,28 @@ fn a_bad_period_is_refused_before_anything_is_printed() {
     assert!(out.stdout.is_empty());
     assert!(String::from_utf8_lossy(&out.stderr).contains("2026-13"));
 }
+
+#[test]
+fn the_queue_json_validates_against_its_published_schema() {
+    let (ledger, _) = plant();
+    let schema: Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/schemas/output/review.schema.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    for status in ["all", "awaiting", "released"] {
+        let value: Value = serde_json::from_str(&stdout_of(
+            ledger.run(&["review", "--json", "--status", status]),
+        ))
+        .unwrap();
+        let errors: Vec<String> = validator
+            .iter_errors(&value)
+            .map(|e| e.to_string())
+            .collect();
+        assert!(errors.is_empty(), "{status}: {errors:?}");
+    }
+}
