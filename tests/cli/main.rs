@@ -8,6 +8,7 @@ mod audit;
 mod dhr;
 mod dhr_plant;
 mod format_doc;
+mod html_print;
 mod ingest;
 mod kpi;
 mod merkle;
