@@ -317,7 +317,11 @@ impl CliError {
             }
             CliError::Verify(VerifyError::Store(e)) if e.is_corruption() => EXIT_INTEGRITY,
             CliError::Simulate(SimulateError::Config(_)) => EXIT_BAD_INPUT,
-            CliError::Genealogy(GenealogyError::NotFound(_) | GenealogyError::BadUdi { .. })
+            CliError::Genealogy(
+                GenealogyError::NotFound(_)
+                | GenealogyError::BadUdi { .. }
+                | GenealogyError::UdiOfAnotherProduct { .. },
+            )
             | CliError::DeviceHistory(DeviceHistoryError::NotFound(_))
             | CliError::Audit(AuditError::BadTime(_)) => EXIT_BAD_INPUT,
             CliError::Ingest(IngestError::Read { source, .. })

@@ -58,6 +58,18 @@ pub enum GenealogyError {
         input: String,
         source: udi::UdiError,
     },
+    /// The UDI's serial (or lot) names a device of another product: a wrong label, or
+    /// another company's device with a serial that happens to match.
+    #[error(
+        "{input} is not {id}'s UDI: its device identifier is {scanned_di}, {id} is {product} with UDI-DI {expected_di}"
+    )]
+    UdiOfAnotherProduct {
+        input: String,
+        id: String,
+        product: String,
+        scanned_di: String,
+        expected_di: String,
+    },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -125,36 +137,57 @@ fn owned(data: &Value, field: &str) -> Option<String> {
     text(data, field).map(str::to_owned)
 }
 
-/// Resolves what the user typed: a UDI (to its serial or lot), a serial, or a lot.
+/// Resolves what the user typed: a UDI (to its serial or lot), a serial, or a lot. A UDI
+/// resolves by device identifier and serial (or lot): when the unit or produced lot it names
+/// is of a product whose UDI-DI is not the UDI's, it is refused with both DIs named.
 fn resolve(store: &Store, input: &str) -> Result<(NodeKind, String), GenealogyError> {
     let looks_like_udi = input.starts_with(UDI_FIRST_CHARS)
         || input.starts_with("http://")
         || input.starts_with("https://");
-    let candidates: Vec<String> = if looks_like_udi {
+    let (candidates, scanned_di): (Vec<String>, Option<String>) = if looks_like_udi {
         let parsed = udi::parse(input).map_err(|source| GenealogyError::BadUdi {
             input: input.to_owned(),
             source,
         })?;
-        parsed.unit().into_iter().chain(parsed.lot).collect()
+        let di = parsed.device_identifier.clone();
+        (
+            parsed.unit().into_iter().chain(parsed.lot).collect(),
+            Some(di),
+        )
     } else {
-        vec![input.to_owned()]
+        (vec![input.to_owned()], None)
     };
     for id in candidates {
         // The entity index knows what defines a unit (unit.started) or a lot (received,
         // produced, split off, merged into): read those few records, not the 10,000
         // consumptions of a busy lot. A unit and a lot of the same id: the first defined.
-        let first = |kind| -> Result<Option<u64>, StoreError> {
-            Ok(store.records_defining(kind, &id)?.first().map(|r| r.seq))
-        };
-        let found = match (first(EntityKind::Unit)?, first(EntityKind::Lot)?) {
-            (Some(unit), Some(lot)) if lot < unit => Some(NodeKind::Lot),
-            (Some(_), _) => Some(NodeKind::Unit),
-            (None, Some(_)) => Some(NodeKind::Lot),
+        let unit = store.records_defining(EntityKind::Unit, &id)?;
+        let lot = store.records_defining(EntityKind::Lot, &id)?;
+        let found = match (unit.first(), lot.first()) {
+            (Some(u), Some(l)) if l.seq < u.seq => Some((NodeKind::Lot, l)),
+            (Some(u), _) => Some((NodeKind::Unit, u)),
+            (None, Some(l)) => Some((NodeKind::Lot, l)),
             (None, None) => None,
         };
-        if let Some(kind) = found {
-            return Ok((kind, id));
+        let Some((kind, defined_by)) = found else {
+            continue;
+        };
+        if let Some(scanned_di) = &scanned_di
+            && let Some(product) =
+                Named::parse(defined_by).and_then(|named| owned(named.data(), "product"))
+            && let Some(expected_di) =
+                udi_agreement::ProductDis::default().di(store, Some(&product))?
+            && expected_di != *scanned_di
+        {
+            return Err(GenealogyError::UdiOfAnotherProduct {
+                input: input.to_owned(),
+                id,
+                product,
+                scanned_di: scanned_di.clone(),
+                expected_di,
+            });
         }
+        return Ok((kind, id));
     }
     Err(GenealogyError::NotFound(input.to_owned()))
 }

@@ -691,3 +691,27 @@ fn trace_json_validates_against_its_schema() {
     bad["summary"]["customers"][0]["shipments"] = serde_json::json!("SHP-1 to CUST-A");
     assert!(!validator.is_valid(&bad));
 }
+
+/// Issue 12 §2 for traces: a scanned label resolves by DI and serial; another product's GTIN
+/// with a matching serial is refused with both DIs named, not traced as our device.
+#[test]
+fn a_udi_with_another_products_di_is_refused_naming_both() {
+    let ledger = multisite();
+    let scanned = "]d2010539912345001011270208\u{1d}21IP3K-270001";
+    let text = stdout_of(ledger.run(&["trace", scanned, "--forward"]));
+    assert!(
+        text.starts_with("forward trace of unit IP3K-270001"),
+        "{text}"
+    );
+    let wrong = "(01)05399123450027(21)IP3K-270001";
+    let output = ledger
+        .run(&["trace", wrong, "--backward"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(EXIT_BAD_INPUT));
+    let error = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        error.contains("05399123450027") && error.contains("05399123450010"),
+        "{error}"
+    );
+}
