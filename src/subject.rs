@@ -149,5 +149,10 @@ fn product_di(store: &Store, product: &str) -> Result<Option<String>, StoreError
         .iter()
         .filter_map(|r| serde_json::from_str::<Value>(&r.event).ok())
         .find(|e| e["data"]["product"].as_str() == Some(product))
-        .and_then(|e| e["data"]["udi_di"].as_str().map(str::to_owned)))
+        // A HIBCC DI may be written with its leading '+' flag; the parser's DI has none.
+        .and_then(|e| {
+            e["data"]["udi_di"]
+                .as_str()
+                .map(|d| d.trim_start_matches('+').to_owned())
+        }))
 }

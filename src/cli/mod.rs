@@ -252,17 +252,21 @@ enum Command {
         forward: bool,
         /// With --forward: read the records themselves, not the forward genealogy the ledger
         /// keeps (slower; the reference that `verify --derived` holds the kept one to)
-        #[arg(long, requires = "forward")]
+        #[arg(long, requires = "forward", conflicts_with = "backward")]
         from_log: bool,
-        /// Print the tree as JSON
-        #[arg(long, conflicts_with_all = ["dot", "mermaid"])]
+        /// Print the trace as JSON (format traceledger.trace/1, schemas/output/trace.schema.json)
+        #[arg(long, conflicts_with_all = ["dot", "mermaid", "csv"])]
         json: bool,
         /// Print a Graphviz graph (dot -Tsvg)
-        #[arg(long, conflicts_with = "mermaid")]
+        #[arg(long, conflicts_with_all = ["mermaid", "csv"])]
         dot: bool,
         /// Print a Mermaid flowchart
-        #[arg(long)]
+        #[arg(long, conflicts_with = "csv")]
         mermaid: bool,
+        /// With --forward: one CSV row per affected device (serial, UDI, product, status,
+        /// shipment, customer, ship date), the recall notice's list
+        #[arg(long, requires = "forward", conflicts_with = "backward")]
+        csv: bool,
     },
     /// Unique Device Identifiers
     Udi {
@@ -376,8 +380,8 @@ impl CliError {
             }
             CliError::Verify(VerifyError::Store(e)) if e.is_corruption() => EXIT_INTEGRITY,
             CliError::Simulate(SimulateError::Config(_)) => EXIT_BAD_INPUT,
-            CliError::Genealogy(GenealogyError::NotFound(_) | GenealogyError::BadUdi { .. })
-            | CliError::Audit(AuditError::BadTime(_)) => EXIT_BAD_INPUT,
+            CliError::Audit(AuditError::BadTime(_)) => EXIT_BAD_INPUT,
+            CliError::Genealogy(e) => exit_code_of(e.kind()),
             CliError::DeviceHistory(e) => exit_code_of(e.kind()),
             CliError::Subject(e) => exit_code_of(e.kind()),
             CliError::Review(e) => exit_code_of(e.kind()),
@@ -648,36 +652,39 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             json,
             dot,
             mermaid,
+            csv,
         } => {
             let store = Store::open(&ledger)?;
-            let tree = if backward {
+            let trace = if backward {
                 genealogy::backward(&store, &id)?
             } else if from_log {
                 genealogy::forward_from_log(&store, &id)?
             } else {
                 genealogy::forward(&store, &id)?
             };
-            // A forward trace can reach 20,000 devices: text and JSON are written as they
-            // are made, not built as one string first.
+            // A forward trace can reach 20,000 devices: text, JSON and CSV are written as
+            // they are made, not built as one string first.
             let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
             if json {
                 // From: a failed write comes back as the io::Error it was (a closed pipe
                 // stays a closed pipe, which is no error).
-                serde_json::to_writer(&mut out, &tree)
+                serde_json::to_writer(&mut out, &trace)
                     .map_err(|e| stdout_error(std::io::Error::from(e)))?;
                 writeln!(out).map_err(stdout_error)?;
+            } else if csv {
+                genealogy::write_csv(&trace, &mut out).map_err(stdout_error)?;
             } else if dot {
-                out.write_all(genealogy::render_dot(&tree).as_bytes())
+                out.write_all(genealogy::render_dot(&trace).as_bytes())
                     .map_err(stdout_error)?;
             } else if mermaid {
-                out.write_all(genealogy::render_mermaid(&tree).as_bytes())
+                out.write_all(genealogy::render_mermaid(&trace).as_bytes())
                     .map_err(stdout_error)?;
             } else {
-                genealogy::write_text(&tree, &mut out).map_err(stdout_error)?;
+                genealogy::write_text(&trace, &mut out).map_err(stdout_error)?;
             }
             out.flush().map_err(stdout_error)?;
             // The process ends here: freeing 20,000 nodes one by one would only delay it.
-            std::mem::forget(tree);
+            std::mem::forget(trace);
             Ok(())
         }
     }

@@ -7,6 +7,7 @@ use super::checks::{self, LotProblem, Routing};
 use super::model::*;
 use super::records::{Rec, naming, typed};
 use crate::event::{EntityKind, RefRole};
+use crate::genealogy::{UdiAgreement, component_udi_agreement};
 use crate::people::People;
 use crate::store::{Store, StoreError};
 use serde_json::Value;
@@ -490,13 +491,20 @@ impl<'s> Builder<'s> {
             }
         };
         let known = own.is_some() || within.contains(&component);
-        if let (Some(own), Some(scanned)) = (&own, &scanned)
-            && let Some(problem) = checks::component_udi_disagreement(
-                scanned,
-                &component,
-                own.product.as_ref().and_then(|p| p.udi_di.as_deref()),
-            )
+        if own.is_some()
+            && let Some(scanned) = &scanned
+            && let UdiAgreement::Mismatch(m) =
+                component_udi_agreement(self.store, &component, scanned)?
         {
+            let problem = match (&m.parse_error, &m.scanned_di, &m.scanned_serial) {
+                (Some(error), _, _) => format!("the scanned UDI does not parse: {error}"),
+                (None, di, serial) => format!(
+                    "it names DI {} and serial {}; the component is {component} of DI {}",
+                    di.as_deref().unwrap_or("(none)"),
+                    serial.as_deref().unwrap_or("(none)"),
+                    m.expected_di.as_deref().unwrap_or("(none)")
+                ),
+            };
             self.raise(
                 ExceptionKind::ComponentUdiMismatch,
                 Some(r.seq),

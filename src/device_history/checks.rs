@@ -229,34 +229,3 @@ pub(super) fn same_udi(a: &str, b: &str) -> bool {
         _ => false,
     }
 }
-
-/// How a UDI scanned at installation disagrees with the component the ledger knows, if it
-/// does: its device identifier is not the product's UDI-DI, or its serial is not the
-/// component's, or it does not parse.
-pub(super) fn component_udi_disagreement(
-    scanned: &str,
-    component: &str,
-    udi_di: Option<&str>,
-) -> Option<String> {
-    let parsed = match udi::parse(scanned) {
-        Ok(parsed) => parsed,
-        Err(e) => return Some(format!("the scanned UDI does not parse: {e}")),
-    };
-    let mut problems = Vec::new();
-    if let Some(di) = udi_di
-        && parsed.device_identifier != di
-    {
-        problems.push(format!(
-            "its DI {} is not the component's product DI {di}",
-            parsed.device_identifier
-        ));
-    }
-    let serial = parsed.unit().or(parsed.serial.clone());
-    if serial.as_deref() != Some(component) {
-        problems.push(format!(
-            "its serial {} is not {component}",
-            serial.as_deref().unwrap_or("(none)")
-        ));
-    }
-    (!problems.is_empty()).then(|| problems.join("; "))
-}

@@ -20,7 +20,7 @@ pub use field_path::{FieldPath, FieldPathError, PathStep};
 pub use refs::{EntityKind, EntityRef, RefRole, entity_refs};
 pub use schema::{SchemaError, SchemaSet};
 pub use trace_links::{
-    LinkSubject, Relation, TraceLink, component_link, material_link, merged_sources, split_parts,
+    LINKING_TYPES, LinkDetail, LinkSubject, Relation, TraceLink, merged_sources, split_parts,
     trace_links,
 };
 pub use unit_facts::{UnitFact, unit_fact};

@@ -1,11 +1,15 @@
 //! What an event says about where a unit or lot went: the forward genealogy links (consumed
 //! by, installed in, split into, merged into, made by a work order) and the facts a recall
-//! needs about each unit or lot it reaches (released, scrapped, shipped to whom, complained of).
+//! needs about each unit or lot it reaches (released, scrapped, shipped to whom and when,
+//! complained of).
 //!
 //! Read from one event alone, like the KPI facts, so that the ledger keeps them as rows while
 //! it appends: a forward trace of a lot in 10,000 devices then reads a few short rows per
-//! device instead of every record that names it.
+//! device instead of every record that names it. A row's `detail` is a [`LinkDetail`] as
+//! compact JSON (fields in declaration order, absent ones left out): the typed facts a trace
+//! shows, so that it needs no other read per device.
 
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// Which of an event's fields a link hangs on: a forward trace of a unit matches the unit
@@ -39,15 +43,20 @@ impl LinkSubject {
 /// What the record says about the subject.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Relation {
-    /// A unit started (detail: its product).
+    /// A unit started (detail: its product as `item`, `udi`, `work_order`).
     Started,
-    /// A lot received or produced (detail: its part or product).
+    /// A lot received (detail: its part as `item`, `supplier`, `supplier_lot`, `expires`,
+    /// `quantity`, `uom`) or produced (detail: its product as `item`, `work_order`, `udi`,
+    /// `quantity`, `uom`).
     Made,
-    /// A lot consumed by the unit `other` (detail: quantity and operation).
+    /// A lot consumed by the unit `other` (detail: `quantity`, `uom`, `op`).
     ConsumedByUnit,
-    /// A lot consumed by the work order `other` (detail: quantity and operation).
+    /// A lot consumed by the work order `other` (detail: `quantity`, `uom`, `op`).
     ConsumedByOrder,
-    /// A unit installed as a component in the unit `other` (detail: operation).
+    /// A unit installed as a component in the unit `other` (detail: `op`, and the
+    /// `component_udi` the installing station scanned, if any). Recorded whether or not the
+    /// component was made in this ledger: a component made at another site of the ledger is
+    /// installed with its UDI too, and a forward trace must reach the unit it went into.
     InstalledIn,
     /// A component taken out of the unit `other` again.
     RemovedFrom,
@@ -61,9 +70,9 @@ pub enum Relation {
     OrderLot,
     Released,
     Scrapped,
-    /// Shipped (detail: "shipment to customer").
+    /// Shipped (detail: `shipment`, `customer`, `at`: the event's `occurred_at`).
     Shipped,
-    /// A complaint names it (detail: the complaint id).
+    /// A complaint names it (detail: `complaint`, `at`).
     Complaint,
 }
 
@@ -145,21 +154,90 @@ fn text<'v>(data: &'v Value, field: &str) -> Option<&'v str> {
     data.get(field).and_then(Value::as_str)
 }
 
-/// How a lot was consumed, as a trace shows it: "material 2 EA (op 20)".
-pub fn material_link(data: &Value) -> String {
-    let quantity = text(data, "quantity").unwrap_or("?");
-    let uom = text(data, "uom").unwrap_or("");
-    match text(data, "op") {
-        Some(op) => format!("material {quantity} {uom} (op {op})"),
-        None => format!("material {quantity} {uom}"),
-    }
+/// The typed detail of a link or fact: what a trace shows about it. Stored as compact JSON
+/// in `trace_links.detail` ([`LinkDetail::encode`]); every field is optional, and which ones
+/// a relation fills is written beside each [`Relation`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkDetail {
+    /// The product (units, produced lots) or part (received lots).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub item: Option<String>,
+    /// The unit's or lot's own UDI, as its label carries it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub udi: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub work_order: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub supplier: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub supplier_lot: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quantity: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uom: Option<String>,
+    /// The operation of a consumption or installation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub op: Option<String>,
+    /// The UDI an installing station scanned off the component.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub component_udi: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shipment: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub complaint: Option<String>,
+    /// The event's `occurred_at`, as written (a shipment's ship time).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at: Option<String>,
 }
 
-/// How a component was installed, as a trace shows it: "component (op 40)".
-pub fn component_link(data: &Value) -> String {
-    match text(data, "op") {
-        Some(op) => format!("component (op {op})"),
-        None => "component".to_owned(),
+impl LinkDetail {
+    /// The stored form: compact JSON, `None` when no field is set.
+    pub fn encode(&self) -> Option<String> {
+        if *self == LinkDetail::default() {
+            return None;
+        }
+        serde_json::to_string(self).ok()
+    }
+
+    /// Reads a stored detail. A row this build cannot read (written by another version, or
+    /// edited) gives an empty detail: `verify --derived` reports such a table as differing
+    /// from the records, and `rebuild` rewrites it.
+    pub fn decode(stored: Option<&str>) -> LinkDetail {
+        stored
+            .and_then(|text| serde_json::from_str(text).ok())
+            .unwrap_or_default()
+    }
+
+    /// The named string fields of `data`, read into a detail.
+    fn from_fields(data: &Value, fields: &[&str]) -> LinkDetail {
+        let mut detail = LinkDetail::default();
+        for &name in fields {
+            let value = text(data, name).map(str::to_owned);
+            let slot = match name {
+                "product" | "part" => &mut detail.item,
+                "udi" => &mut detail.udi,
+                "work_order" => &mut detail.work_order,
+                "supplier" => &mut detail.supplier,
+                "supplier_lot" => &mut detail.supplier_lot,
+                "expires" => &mut detail.expires,
+                "quantity" => &mut detail.quantity,
+                "uom" => &mut detail.uom,
+                "op" => &mut detail.op,
+                "component_udi" => &mut detail.component_udi,
+                "shipment" => &mut detail.shipment,
+                "customer" => &mut detail.customer,
+                "complaint" => &mut detail.complaint,
+                _ => continue,
+            };
+            if value.is_some() {
+                *slot = value;
+            }
+        }
+        detail
     }
 }
 
@@ -181,6 +259,22 @@ pub fn merged_sources(data: &Value) -> impl Iterator<Item = &str> {
         .filter_map(Value::as_str)
 }
 
+/// The event types that state links: [`trace_links`] gives nothing for any other.
+pub const LINKING_TYPES: [&str; 12] = [
+    "unit.started",
+    "lot.received",
+    "lot.produced",
+    "material.consumed",
+    "component.installed",
+    "component.removed",
+    "lot.split",
+    "lot.merged",
+    "unit.released",
+    "unit.scrapped",
+    "unit.shipped",
+    "complaint.received",
+];
+
 /// The links and facts `event` (a whole event object) states, in the order a trace shows
 /// them. Fields missing from an event give no link rather than an error: the schemas have
 /// refused such events before they reach the ledger.
@@ -192,13 +286,17 @@ pub fn trace_links(event: &Value) -> Vec<TraceLink> {
         return Vec::new();
     };
     let field = |name: &str| text(data, name);
+    let detail = |fields: &[&str]| LinkDetail::from_fields(data, fields).encode();
     let mut links = Vec::new();
     match event_type {
         "unit.started" => {
             if let Some(unit) = field("unit") {
                 links.push(
-                    TraceLink::new(unit, LinkSubject::Unit, Relation::Started)
-                        .with(field("product").map(str::to_owned)),
+                    TraceLink::new(unit, LinkSubject::Unit, Relation::Started).with(detail(&[
+                        "product",
+                        "udi",
+                        "work_order",
+                    ])),
                 );
                 if let Some(order) = field("work_order") {
                     links.push(
@@ -210,8 +308,17 @@ pub fn trace_links(event: &Value) -> Vec<TraceLink> {
         "lot.received" | "lot.produced" => {
             if let Some(lot) = field("lot") {
                 links.push(
-                    TraceLink::new(lot, LinkSubject::Lot, Relation::Made)
-                        .with(field("part").or(field("product")).map(str::to_owned)),
+                    TraceLink::new(lot, LinkSubject::Lot, Relation::Made).with(detail(&[
+                        "part",
+                        "product",
+                        "udi",
+                        "work_order",
+                        "supplier",
+                        "supplier_lot",
+                        "expires",
+                        "quantity",
+                        "uom",
+                    ])),
                 );
                 if event_type == "lot.produced"
                     && let Some(order) = field("work_order")
@@ -225,7 +332,7 @@ pub fn trace_links(event: &Value) -> Vec<TraceLink> {
         "material.consumed" => {
             if let Some(lot) = field("lot") {
                 let consumed = TraceLink::new(lot, LinkSubject::Lot, Relation::ConsumedByUnit)
-                    .with(Some(material_link(data)));
+                    .with(detail(&["quantity", "uom", "op"]));
                 if let Some(unit) = field("unit") {
                     links.push(consumed.to(unit));
                 } else if let Some(order) = field("work_order") {
@@ -241,7 +348,7 @@ pub fn trace_links(event: &Value) -> Vec<TraceLink> {
                 links.push(
                     TraceLink::new(component, LinkSubject::Unit, Relation::InstalledIn)
                         .to(unit)
-                        .with(Some(component_link(data))),
+                        .with(detail(&["op", "component_udi"])),
                 );
             }
         }
@@ -269,20 +376,28 @@ pub fn trace_links(event: &Value) -> Vec<TraceLink> {
             }
         }
         "unit.released" | "unit.scrapped" | "unit.shipped" | "complaint.received" => {
+            let at = event
+                .get("occurred_at")
+                .and_then(Value::as_str)
+                .map(str::to_owned);
             let (relation, detail) = match event_type {
                 "unit.released" => (Relation::Released, None),
                 "unit.scrapped" => (Relation::Scrapped, None),
                 "unit.shipped" => (
                     Relation::Shipped,
-                    Some(format!(
-                        "{} to {}",
-                        field("shipment").unwrap_or("?"),
-                        field("customer").unwrap_or("?")
-                    )),
+                    LinkDetail {
+                        at,
+                        ..LinkDetail::from_fields(data, &["shipment", "customer"])
+                    }
+                    .encode(),
                 ),
                 _ => (
                     Relation::Complaint,
-                    Some(field("complaint").unwrap_or("?").to_owned()),
+                    LinkDetail {
+                        at,
+                        ..LinkDetail::from_fields(data, &["complaint"])
+                    }
+                    .encode(),
                 ),
             };
             for (name, kind) in [("unit", LinkSubject::Unit), ("lot", LinkSubject::Lot)] {
@@ -330,7 +445,7 @@ mod tests {
                 subject_kind: LinkSubject::Lot,
                 relation: Relation::ConsumedByOrder,
                 other: Some("WO-1".to_owned()),
-                detail: Some("material 2 kg (op 20)".to_owned()),
+                detail: Some(r#"{"quantity":"2","uom":"kg","op":"20"}"#.to_owned()),
             }]
         );
     }
@@ -342,7 +457,11 @@ mod tests {
         let links = trace_links(&shipped);
         assert_eq!(links.len(), 1);
         assert_eq!(links[0].subject_kind, LinkSubject::Lot);
-        assert_eq!(links[0].detail.as_deref(), Some("SHP-1 to CUST-A"));
+        let detail = LinkDetail::decode(links[0].detail.as_deref());
+        assert_eq!(
+            (detail.shipment.as_deref(), detail.customer.as_deref()),
+            (Some("SHP-1"), Some("CUST-A"))
+        );
     }
 
     #[test]
@@ -354,5 +473,46 @@ mod tests {
             assert_eq!(LinkSubject::parse(kind.as_str()), Some(kind));
         }
         assert_eq!(Relation::parse("installed"), None);
+    }
+
+    /// A component made at another site of the ledger is installed with the UDI the station
+    /// scanned: the link is recorded all the same, so a forward trace reaches the device.
+    #[test]
+    fn an_installation_with_a_scanned_udi_still_links_the_component() {
+        let installed = json!({"type": "component.installed",
+            "data": {"unit": "P1", "component": "M1", "op": "10",
+                     "component_udi": "]d2\u{1d}0105399123450027\u{1d}21M1"}});
+        let links = trace_links(&installed);
+        assert_eq!(links.len(), 1);
+        assert_eq!(
+            (
+                links[0].subject.as_str(),
+                links[0].relation,
+                links[0].other.as_deref()
+            ),
+            ("M1", Relation::InstalledIn, Some("P1"))
+        );
+        let detail = LinkDetail::decode(links[0].detail.as_deref());
+        assert_eq!(detail.op.as_deref(), Some("10"));
+        assert_eq!(
+            detail.component_udi.as_deref(),
+            Some("]d2\u{1d}0105399123450027\u{1d}21M1")
+        );
+    }
+
+    #[test]
+    fn a_started_unit_keeps_its_product_udi_and_work_order_and_details_round_trip() {
+        let started = json!({"type": "unit.started", "data": {"unit": "U1", "product": "P",
+            "work_order": "WO-1", "udi": "(01)05399123450010(21)U1"}});
+        let links = trace_links(&started);
+        let stored = links[0].detail.as_deref();
+        assert_eq!(
+            stored,
+            Some(r#"{"item":"P","udi":"(01)05399123450010(21)U1","work_order":"WO-1"}"#)
+        );
+        let detail = LinkDetail::decode(stored);
+        assert_eq!(detail.encode().as_deref(), stored);
+        assert_eq!(LinkDetail::decode(Some("not json")), LinkDetail::default());
+        assert_eq!(LinkDetail::default().encode(), None);
     }
 }

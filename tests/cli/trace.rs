@@ -2,7 +2,10 @@
 //! hand) and, for invariants, on a simulated plant.
 
 use crate::support::*;
-use traceledger::genealogy::{NodeKind, TraceNode, backward, forward, forward_from_log};
+use traceledger::genealogy::{
+    DeviceStatus, LinkKind, NodeKind, TraceNode, UdiAgreement, backward, component_udi_agreement,
+    forward, forward_from_log,
+};
 use traceledger::store::Store;
 
 fn ids(tree: &TraceNode) -> Vec<&str> {
@@ -12,33 +15,47 @@ fn ids(tree: &TraceNode) -> Vec<&str> {
 fn find<'t>(tree: &'t TraceNode, id: &str) -> &'t TraceNode {
     tree.walk()
         .into_iter()
-        .find(|n| n.id == id && !n.facts.iter().any(|(k, _)| k == "note"))
+        .find(|n| n.id == id && !n.shown_above)
         .unwrap_or_else(|| panic!("{id} not in the trace"))
+}
+
+/// The hand-built plant, then fixtures/trace-multisite.ndjson: pump modules made at Penang
+/// from a split lot and a merged one, installed at Galway with the UDIs the stations scanned
+/// (GS separators, symbology identifiers), one scan of the wrong product's label, one module
+/// removed again.
+fn multisite() -> Ledger {
+    let ledger = Ledger::with_plant();
+    ledger
+        .run(&[
+            "ingest",
+            fixture("trace-multisite.ndjson").to_str().unwrap(),
+        ])
+        .assert()
+        .success();
+    ledger
 }
 
 #[test]
 fn backward_through_a_reworked_pump_shows_the_removed_module_as_removed() {
     let ledger = Ledger::with_plant();
     let store = Store::open(&ledger.path).unwrap();
-    let tree = backward(&store, "IP3K-260002").unwrap();
+    let tree = backward(&store, "IP3K-260002").unwrap().root;
     assert_eq!(
         (tree.kind, tree.item.as_deref()),
         (NodeKind::Unit, Some("INF-3000"))
     );
     // The pump module installed first was removed in rework (NCR-GAL-26-0107); its
-    // replacement is in place. Both are shown, the first as removed.
+    // replacement is in place. Both are shown, the first as removed and not expanded: its
+    // lots are not part of the unit.
     let removed = find(&tree, "PM-26-00018");
-    assert!(removed.removed_seq.is_some() && removed.link.starts_with("component"));
+    assert!(removed.removed_seq.is_some() && removed.link.relation == LinkKind::Component);
+    assert!(removed.children.is_empty());
     let present = find(&tree, "PM-26-00019");
     assert_eq!(present.removed_seq, None);
     // Made at Penang from two supplier lots; the housing lot consumed at Galway; the battery
     // pack bought in, known by its UDI.
     let motor = find(&tree, "L-PEN-2611-0001");
-    assert!(
-        motor
-            .facts
-            .contains(&("supplier_lot".to_owned(), "MX24-261104A".to_owned()))
-    );
+    assert_eq!(motor.facts.supplier_lot.as_deref(), Some("MX24-261104A"));
     for id in ["L-PEN-2611-0002", "L-GAL-2611-0101"] {
         assert!(ids(&tree).contains(&id), "{id}");
     }
@@ -50,17 +67,22 @@ fn backward_through_a_reworked_pump_shows_the_removed_module_as_removed() {
 fn backward_through_splits_and_merges_to_the_lots_as_received() {
     let ledger = Ledger::with_plant();
     let store = Store::open(&ledger.path).unwrap();
-    let tree = backward(&store, "CK7F-2611A").unwrap();
+    let tree = backward(&store, "CK7F-2611A").unwrap().root;
+    let material = &find(&tree, "L-GAL-2611-0110").link;
     assert_eq!(
-        find(&tree, "L-GAL-2611-0110").link,
+        material.describe(),
         "material 201 EA (op 10) (work order WO-GAL-26-0121)"
     );
+    assert_eq!(
+        (material.relation, material.work_order.as_deref()),
+        (LinkKind::Material, Some("WO-GAL-26-0121"))
+    );
     for (id, link) in [
-        ("L-GAL-2611-0105", "merged from"),
-        ("L-GAL-2611-0106", "merged from"),
-        ("L-GAL-2611-0103", "split from"),
+        ("L-GAL-2611-0105", LinkKind::MergedFrom),
+        ("L-GAL-2611-0106", LinkKind::MergedFrom),
+        ("L-GAL-2611-0103", LinkKind::SplitFrom),
     ] {
-        assert_eq!(find(&tree, id).link, link, "{id}");
+        assert_eq!(find(&tree, id).link.relation, link, "{id}");
     }
 }
 
@@ -68,26 +90,27 @@ fn backward_through_splits_and_merges_to_the_lots_as_received() {
 fn forward_from_a_supplier_lot_reaches_the_shipped_devices_and_their_customers() {
     let ledger = Ledger::with_plant();
     let store = Store::open(&ledger.path).unwrap();
-    let tree = forward(&store, "L-PEN-2611-0001").unwrap();
+    let tree = forward(&store, "L-PEN-2611-0001").unwrap().root;
     let shipped = find(&tree, "IP3K-260001");
-    assert!(
-        shipped
-            .facts
-            .iter()
-            .any(|(k, v)| k == "shipped" && v.contains("CUST-UHG")),
-        "{:?}",
-        shipped.facts
+    let shipment = &shipped.facts.shipments[0];
+    assert_eq!(
+        (
+            shipment.shipment.as_str(),
+            shipment.customer.as_str(),
+            shipment.quantity.as_deref()
+        ),
+        ("SHP-GAL-26-0450", "CUST-UHG", Some("1"))
     );
-    assert!(shipped.facts.iter().any(|(k, _)| k == "complaint"));
+    assert_eq!(shipped.facts.complaints[0].complaint, "CMP-27-0003");
     assert!(ids(&tree).contains(&"IP3K-260002"));
 
     let kits = forward(&store, "L-GAL-2611-0105").unwrap();
-    let lot = find(&kits, "CK7F-2611A");
-    assert!(
-        lot.facts
-            .iter()
-            .any(|(k, v)| k == "shipped" && v.contains("CUST-MEDLOG-DE"))
-    );
+    let lot = find(&kits.root, "CK7F-2611A");
+    assert_eq!(lot.facts.shipments[0].customer, "CUST-MEDLOG-DE");
+    let summary = kits.summary.unwrap();
+    assert_eq!(summary.finished_lots[0].lot, "CK7F-2611A");
+    assert_eq!(summary.finished_lots[0].status, DeviceStatus::Shipped);
+    assert_eq!(summary.customers[0].lots, ["CK7F-2611A"]);
 }
 
 #[test]
@@ -95,7 +118,7 @@ fn a_udi_names_its_device_and_an_unknown_id_is_a_clear_error() {
     let ledger = Ledger::with_plant();
     let store = Store::open(&ledger.path).unwrap();
     let by_udi = backward(&store, "(01)05399123450010(11)261120(21)IP3K-260001").unwrap();
-    assert_eq!(by_udi.id, "IP3K-260001");
+    assert_eq!(by_udi.root.id, "IP3K-260001");
     let output = ledger
         .run(&["trace", "NO-SUCH-UNIT", "--backward"])
         .output()
@@ -112,7 +135,9 @@ fn a_udi_names_its_device_and_an_unknown_id_is_a_clear_error() {
     );
     let json = stdout_of(ledger.run(&["trace", "L-PEN-2611-0001", "--forward", "--json"]));
     let value: serde_json::Value = serde_json::from_str(&json).unwrap();
-    assert_eq!(value["id"], "L-PEN-2611-0001");
+    assert_eq!(value["format"], "traceledger.trace/1");
+    assert_eq!(value["direction"], "forward");
+    assert_eq!(value["root"]["id"], "L-PEN-2611-0001");
 }
 
 /// Every lot in a unit's backward trace has that unit in its forward trace.
@@ -144,7 +169,7 @@ fn backward_and_forward_agree_on_a_simulated_plant() {
         .collect();
     assert!(units.len() >= 5);
     for unit in &units {
-        let back = backward(&store, unit).unwrap();
+        let back = backward(&store, unit).unwrap().root;
         let lots: Vec<&str> = back
             .walk()
             .iter()
@@ -153,7 +178,7 @@ fn backward_and_forward_agree_on_a_simulated_plant() {
             .collect();
         assert!(!lots.is_empty(), "{unit} has no lots");
         for lot in lots {
-            let fwd = forward(&store, lot).unwrap();
+            let fwd = forward(&store, lot).unwrap().root;
             assert!(
                 ids(&fwd).contains(&unit.as_str()),
                 "{lot} forward lacks {unit}"
@@ -212,9 +237,10 @@ fn assert_forward_sources_agree(ledger: &Ledger) -> usize {
 
 #[test]
 fn forward_from_the_kept_genealogy_is_forward_from_the_records() {
-    // The hand-built plant has splits, merges, work-order consumption and a rework.
-    let plant = Ledger::with_plant();
-    assert!(assert_forward_sources_agree(&plant) >= 20);
+    // The hand-built plant has splits, merges, work-order consumption and a rework; the
+    // multi-site part installations with scanned UDIs and a removal.
+    let plant = multisite();
+    assert!(assert_forward_sources_agree(&plant) >= 30);
     let simulated = simulated_plant("120", "4");
     assert!(assert_forward_sources_agree(&simulated) >= 120);
     let json = stdout_of(plant.run(&["trace", "L-PEN-2611-0001", "--forward", "--json"]));
@@ -290,7 +316,7 @@ fn a_backward_trace_does_not_read_what_other_devices_consumed() {
         )
         .unwrap();
     store.track_reads();
-    let tree = backward(&store, &unit).unwrap();
+    let tree = backward(&store, &unit).unwrap().root;
     let reads = store.take_reads();
     let in_tree: Vec<&str> = tree.walk().iter().map(|n| n.id.as_str()).collect();
     assert!(
@@ -389,4 +415,303 @@ fn a_schema_3_ledger_opened_by_several_at_once_is_migrated_once() {
         }
     });
     assert_eq!(ledger.schema_version(), 4);
+}
+
+/// Issue 11 §2: a module made at Penang, installed at Galway with the UDI the station scanned
+/// (symbology identifier, GS separators), is descended: its lots are the pump's lots.
+#[test]
+fn a_component_made_at_another_site_and_installed_with_its_scanned_udi_is_descended() {
+    let ledger = multisite();
+    let store = Store::open(&ledger.path).unwrap();
+    let tree = backward(&store, "IP3K-270001").unwrap().root;
+    let module = find(&tree, "PM-27-00101");
+    assert_eq!(
+        (module.kind, module.item.as_deref()),
+        (NodeKind::Unit, Some("PMOD-100"))
+    );
+    assert_eq!(module.link.relation, LinkKind::Component);
+    assert!(
+        module
+            .link
+            .component_udi
+            .as_deref()
+            .unwrap()
+            .contains('\u{1d}')
+    );
+    assert_eq!(module.udi_mismatch, None);
+    // Its motor lot, split from a supplier lot received at Penang.
+    let part = find(module, "L-PEN-2702-0001-A");
+    let received = find(part, "L-PEN-2702-0001");
+    assert_eq!(received.link.relation, LinkKind::SplitFrom);
+    assert_eq!(received.facts.supplier_lot.as_deref(), Some("MX24-270128C"));
+    // The bought-in battery of the older pump stays external: no unit.started knows it.
+    let older = backward(&store, "IP3K-260001").unwrap().root;
+    assert_eq!(find(&older, "BP7-88213").kind, NodeKind::External);
+}
+
+/// A scanned label of another product (the pump's own GTIN with the module's serial) is a
+/// mismatch on the node, not a silent match; the component is still descended.
+#[test]
+fn a_scanned_udi_that_disagrees_with_the_known_component_is_flagged() {
+    let ledger = multisite();
+    let store = Store::open(&ledger.path).unwrap();
+    let tree = backward(&store, "IP3K-270002").unwrap().root;
+    let module = find(&tree, "PM-27-00102");
+    assert_eq!(module.kind, NodeKind::Unit);
+    let mismatch = module.udi_mismatch.as_ref().unwrap();
+    assert_eq!(
+        (
+            mismatch.scanned_di.as_deref(),
+            mismatch.scanned_serial.as_deref(),
+            mismatch.expected_di.as_deref(),
+            mismatch.expected_serial.as_str()
+        ),
+        (
+            Some("05399123450010"),
+            Some("PM-27-00102"),
+            Some("05399123450027"),
+            "PM-27-00102"
+        )
+    );
+    // Merged from the other half of the split lot and a second supplier lot, both ways up.
+    let merged = find(&tree, "L-PEN-2702-0010");
+    let sources: Vec<(&str, LinkKind)> = merged
+        .children
+        .iter()
+        .map(|c| (c.id.as_str(), c.link.relation))
+        .collect();
+    assert_eq!(
+        sources,
+        [
+            ("L-PEN-2702-0001-B", LinkKind::MergedFrom),
+            ("L-PEN-2702-0002", LinkKind::MergedFrom)
+        ]
+    );
+    assert_eq!(
+        find(&tree, "L-PEN-2702-0001").link.relation,
+        LinkKind::SplitFrom
+    );
+    let text = stdout_of(ledger.run(&["trace", "IP3K-270002", "--backward"]));
+    assert!(
+        text.contains("UDI MISMATCH: scanned DI 05399123450010 serial PM-27-00102, expected DI 05399123450027 serial PM-27-00102"),
+        "{text}"
+    );
+    // The same comparison, for the DHR.
+    assert!(matches!(
+        component_udi_agreement(&store, "PM-27-00102", "(01)05399123450010(21)PM-27-00102")
+            .unwrap(),
+        UdiAgreement::Mismatch(_)
+    ));
+    assert_eq!(
+        component_udi_agreement(
+            &store,
+            "PM-27-00101",
+            "]d2\u{1d}010539912345002710WO-PEN-27-0020\u{1d}21PM-27-00101"
+        )
+        .unwrap(),
+        UdiAgreement::Agrees
+    );
+    assert_eq!(
+        component_udi_agreement(&store, "BP7-88213", "(01)04012345678901(21)BP7-88213").unwrap(),
+        UdiAgreement::External
+    );
+}
+
+/// A module removed in rework is shown as removed and not expanded: its lots are not part of
+/// the pump, and the pump is not in the module's lots' recall scope.
+#[test]
+fn a_removed_component_and_its_lots_are_not_part_of_the_unit() {
+    let ledger = multisite();
+    let store = Store::open(&ledger.path).unwrap();
+    let tree = backward(&store, "IP3K-270003").unwrap().root;
+    let module = find(&tree, "PM-27-00103");
+    assert!(module.removed_seq.is_some());
+    assert!(module.children.is_empty());
+    assert!(!ids(&tree).contains(&"L-PEN-2702-0001-A"));
+
+    let scope = forward(&store, "L-PEN-2702-0001").unwrap();
+    let pump = find(&scope.root, "IP3K-270003");
+    assert!(pump.removed_seq.is_some() && !pump.in_scope());
+    let csv = stdout_of(ledger.run(&["trace", "L-PEN-2702-0001", "--forward", "--csv"]));
+    assert!(!csv.contains("IP3K-270003"), "{csv}");
+}
+
+/// Issue 11 §2 and 12 §4: from a supplier lot at Penang, through a split, a merge and
+/// installations across sites, to the pumps at Galway and their customers, counted.
+#[test]
+fn forward_from_a_split_and_merged_lot_reaches_the_devices_made_at_another_site() {
+    let ledger = multisite();
+    let store = Store::open(&ledger.path).unwrap();
+    let trace = forward(&store, "L-PEN-2702-0001").unwrap();
+    for pump in ["IP3K-270001", "IP3K-270002"] {
+        let node = find(&trace.root, pump);
+        assert!(node.in_scope(), "{pump}");
+        assert_eq!(node.link.relation, LinkKind::InstalledIn);
+    }
+    // The scan of the wrong label is flagged on the installation here too.
+    assert!(find(&trace.root, "IP3K-270002").udi_mismatch.is_some());
+    assert_eq!(find(&trace.root, "IP3K-270001").udi_mismatch, None);
+    let summary = trace.summary.as_ref().unwrap();
+    // Three modules (shipped to Galway) and two pumps: one shipped, one in process.
+    assert_eq!(
+        (
+            summary.devices.total,
+            summary.devices.shipped,
+            summary.devices.in_process,
+            summary.devices.released,
+            summary.devices.scrapped
+        ),
+        (5, 4, 1, 0, 0)
+    );
+    let customers: Vec<(&str, u64, Vec<&str>)> = summary
+        .customers
+        .iter()
+        .map(|c| {
+            (
+                c.customer.as_str(),
+                c.devices,
+                c.shipments.iter().map(String::as_str).collect(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        customers,
+        [
+            ("CUST-UHG", 1, vec!["SHP-GAL-27-0012"]),
+            ("TL-GAL", 3, vec!["SHP-PEN-27-0031"])
+        ]
+    );
+    assert_eq!(summary.open_complaints.len(), 1);
+    assert_eq!(summary.open_complaints[0].complaint, "CMP-27-0009");
+    assert_eq!(summary.open_complaints[0].subject, "IP3K-270001");
+    // Text shows the summary first.
+    let text = stdout_of(ledger.run(&["trace", "L-PEN-2702-0001", "--forward"]));
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "forward trace of lot L-PEN-2702-0001", "{text}");
+    assert_eq!(
+        lines[1],
+        "devices affected: 5 (in process 1, released 0, shipped 4, scrapped 0)"
+    );
+    assert!(
+        text.contains("  CUST-UHG: 1 device; shipments SHP-GAL-27-0012"),
+        "{text}"
+    );
+    assert!(
+        text.contains("  CMP-27-0009 (unit IP3K-270001, seq "),
+        "{text}"
+    );
+}
+
+/// The recall notice's list: one row per affected device, RFC 4180.
+#[test]
+fn forward_csv_lists_each_affected_device_once_with_its_latest_shipment() {
+    let ledger = multisite();
+    let csv = stdout_of(ledger.run(&["trace", "L-PEN-2702-0001", "--forward", "--csv"]));
+    assert!(csv.ends_with("\r\n"));
+    let rows: Vec<&str> = csv.split("\r\n").filter(|r| !r.is_empty()).collect();
+    assert_eq!(
+        rows[0],
+        "serial,udi,product,status,shipment,customer,ship_date"
+    );
+    assert_eq!(rows.len(), 6, "{csv}");
+    // A scanned UDI holds GS separators: quoted.
+    assert!(rows.contains(
+        &"IP3K-270001,]C101053991234500101127020821IP3K-270001,INF-3000,shipped,SHP-GAL-27-0012,CUST-UHG,2027-02-10"
+    ), "{csv}");
+    assert!(rows.contains(
+        &"PM-27-00101,\"]d201053991234500271127020210WO-PEN-27-0020\u{1d}21PM-27-00101\",PMOD-100,shipped,SHP-PEN-27-0031,TL-GAL,2027-02-03"
+    ), "{csv}");
+    assert!(
+        rows.contains(
+            &"IP3K-270002,]C101053991234500101127020821IP3K-270002,INF-3000,in_process,,,"
+        ),
+        "{csv}"
+    );
+    let serials: Vec<&str> = rows[1..]
+        .iter()
+        .map(|r| r.split(',').next().unwrap())
+        .collect();
+    let mut unique = serials.clone();
+    unique.sort_unstable();
+    unique.dedup();
+    assert_eq!(unique.len(), serials.len(), "{csv}");
+    // A backward trace has no recall list.
+    let output = ledger
+        .run(&["trace", "IP3K-270001", "--backward", "--csv"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(EXIT_BAD_INPUT));
+}
+
+/// `trace --json` is the model, and the model has a schema: real outputs, both directions,
+/// validate against schemas/output/trace.schema.json.
+#[test]
+fn trace_json_validates_against_its_schema() {
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("schemas/output/trace.schema.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let ledger = multisite();
+    let mut checked = 0;
+    for args in [
+        ["L-PEN-2702-0001", "--forward"],
+        ["L-PEN-2611-0001", "--forward"],
+        ["L-GAL-2611-0105", "--forward"],
+        ["IP3K-270002", "--backward"],
+        ["IP3K-270003", "--backward"],
+        ["IP3K-260002", "--backward"],
+        ["CK7F-2611A", "--backward"],
+    ] {
+        let json = stdout_of(ledger.run(&["trace", args[0], args[1], "--json"]));
+        let value: serde_json::Value = serde_json::from_str(&json).unwrap();
+        let errors: Vec<String> = validator
+            .iter_errors(&value)
+            .map(|e| format!("{} at {}", e, e.instance_path()))
+            .collect();
+        assert!(errors.is_empty(), "{args:?}: {errors:?}");
+        // Typed all the way down: what the schema says is what a reader gets back.
+        let trace: traceledger::genealogy::Trace = serde_json::from_value(value).unwrap();
+        assert_eq!(trace.format, "traceledger.trace/1");
+        checked += 1;
+    }
+    assert_eq!(checked, 7);
+    // The schema is not vacuous: a shipment as prose is refused.
+    let mut bad: serde_json::Value = serde_json::from_str(&stdout_of(ledger.run(&[
+        "trace",
+        "L-PEN-2702-0001",
+        "--forward",
+        "--json",
+    ])))
+    .unwrap();
+    bad["summary"]["customers"][0]["shipments"] = serde_json::json!("SHP-1 to CUST-A");
+    assert!(!validator.is_valid(&bad));
+}
+
+/// Issue 12 §2 for traces: a scanned label resolves by DI and serial; another product's GTIN
+/// with a matching serial is refused with both DIs named, not traced as our device.
+#[test]
+fn a_udi_with_another_products_di_is_refused_naming_both() {
+    let ledger = multisite();
+    let scanned = "]d2010539912345001011270208\u{1d}21IP3K-270001";
+    let text = stdout_of(ledger.run(&["trace", scanned, "--forward"]));
+    assert!(
+        text.starts_with("forward trace of unit IP3K-270001"),
+        "{text}"
+    );
+    let wrong = "(01)05399123450027(21)IP3K-270001";
+    let output = ledger
+        .run(&["trace", wrong, "--backward"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(EXIT_BAD_INPUT));
+    let error = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        error.contains("05399123450027") && error.contains("05399123450010"),
+        "{error}"
+    );
 }
