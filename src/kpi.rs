@@ -27,6 +27,32 @@ pub struct OperationYield {
     pub first_pass_yield: Option<f64>,
 }
 
+/// The name and version of the KPI JSON (`kpi --json`, schemas/output/kpi.schema.json).
+pub const FORMAT: &str = "traceledger.kpi/1";
+
+/// The KPIs as `kpi --json` prints them: the format, the filter, one group per site,
+/// product and month.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct KpiReport<'g> {
+    pub format: &'static str,
+    pub site: Option<&'g str>,
+    pub product: Option<&'g str>,
+    pub period: Option<&'g str>,
+    pub groups: &'g [KpiGroup],
+}
+
+impl<'g> KpiReport<'g> {
+    pub fn new(query: &'g KpiQuery, groups: &'g [KpiGroup]) -> KpiReport<'g> {
+        KpiReport {
+            format: FORMAT,
+            site: query.site.as_deref(),
+            product: query.product.as_deref(),
+            period: query.period.as_deref(),
+            groups,
+        }
+    }
+}
+
 /// The KPIs of one site, product and month.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct KpiGroup {

@@ -586,7 +586,8 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
                 traceledger::kpi::kpis(&store, &query)?
             };
             let text = if json {
-                serde_json::to_string(&groups).map_err(|e| CliError::Usage(e.to_string()))? + "\n"
+                let report = traceledger::kpi::KpiReport::new(&query, &groups);
+                serde_json::to_string(&report).map_err(|e| CliError::Usage(e.to_string()))? + "\n"
             } else {
                 traceledger::kpi::render_text(&groups)
             };

@@ -71,7 +71,10 @@ fn an_open_nonconformance_is_counted_until_dispositioned() {
         .assert()
         .success();
     let json = stdout_of(ledger.run(&["kpi", "--json", "--product", "INF-3000"]));
-    let groups: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let report: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(report["format"], "traceledger.kpi/1");
+    assert_eq!(report["product"], "INF-3000");
+    let groups = &report["groups"];
     assert_eq!(groups[0]["open_nonconformances"], 1);
     assert_eq!(
         groups[0]["right_first_time"], 0,
@@ -93,8 +96,12 @@ fn the_kpi_tables_kept_at_ingest_give_what_the_records_give() {
         from_log.push("--from-log");
         let kept = stdout_of(ledger.run(&tables));
         assert_eq!(kept, stdout_of(ledger.run(&from_log)), "{filter:?}");
-        let groups: serde_json::Value = serde_json::from_str(&kept).unwrap();
-        assert!(!groups.as_array().unwrap().is_empty(), "{filter:?}");
+        let report: serde_json::Value = serde_json::from_str(&kept).unwrap();
+        assert!(
+            !report["groups"].as_array().unwrap().is_empty(),
+            "{filter:?}"
+        );
+        assert_kpi_schema(&report);
     }
 }
 
@@ -134,4 +141,22 @@ fn verify_derived_finds_an_edited_kpi_table_and_rebuild_mends_it() {
     assert_eq!(stdout_of(ledger.run(&["kpi", "--json"])), before);
     let (code, report) = ledger.verify_json_with(&["--derived"]);
     assert_eq!(code, 0, "{report}");
+}
+
+/// `kpi --json` against schemas/output/kpi.schema.json.
+fn assert_kpi_schema(report: &serde_json::Value) {
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/schemas/output/kpi.schema.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(report)
+        .map(|e| e.to_string())
+        .collect();
+    assert!(errors.is_empty(), "{errors:?}");
 }
