@@ -52,6 +52,8 @@ fn stream(events_wanted: u64) -> (Vec<u8>, u64) {
             seed: 42,
             sites: 3,
             lot_size: traceledger::simulate::DEFAULT_LOT_SIZE,
+            operators: traceledger::simulate::DEFAULT_OPERATORS,
+            instruments: traceledger::simulate::DEFAULT_INSTRUMENTS,
         },
         &mut out,
     )

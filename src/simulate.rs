@@ -34,6 +34,11 @@ pub struct SimulationConfig {
     /// Parts per received supplier lot ([`DEFAULT_LOT_SIZE`]): a lot of 10,000 reaches
     /// 10,000 devices, the forward trace a recall of a bulk part needs.
     pub lot_size: u64,
+    /// Operators per site ([`DEFAULT_OPERATORS`]): a real plant has tens, each named by
+    /// thousands of records.
+    pub operators: u32,
+    /// Instruments of each equipment kind per site ([`DEFAULT_INSTRUMENTS`]), used in turn.
+    pub instruments: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,6 +88,10 @@ const BATCH_UNITS: u64 = 10;
 const KIT_LOT_SIZE: u64 = 40;
 /// Parts per received supplier lot before a new one is needed, unless configured.
 pub const DEFAULT_LOT_SIZE: u64 = 120;
+/// Operators per site, unless configured.
+pub const DEFAULT_OPERATORS: u32 = 4;
+/// Instruments of each equipment kind per site, unless configured.
+pub const DEFAULT_INSTRUMENTS: u32 = 1;
 
 const SITE_TABLE: &[(&str, &str, &str)] = &[
     ("GAL", "Galway", "Europe/Dublin"),
@@ -373,6 +382,8 @@ struct Sim<W: Write> {
     to_ship: Vec<(usize, &'static str, String, String)>,
     /// The leak tester whose calibration lapses, so that some records show it past due.
     lapsed_equipment: String,
+    operators: u32,
+    instruments: u32,
 }
 
 const PMOD: usize = 0;
@@ -493,12 +504,10 @@ impl<W: Write> Sim<W> {
         for index in 0..site_count {
             let code = self.sites[index].code.clone();
             let mut people = Vec::new();
-            for (n, role) in [
-                "operator", "operator", "operator", "operator", "engineer", "qa",
-            ]
-            .iter()
-            .enumerate()
-            {
+            let roles = std::iter::repeat_n("operator", self.operators as usize)
+                .chain(["engineer", "qa"])
+                .collect::<Vec<_>>();
+            for (n, role) in roles.iter().enumerate() {
                 let person = format!("p-{code}-{:02}", n + 1);
                 let name = self.person_name();
                 self.emit(
@@ -524,8 +533,13 @@ impl<W: Write> Sim<W> {
             site.qa = people.pop().unwrap_or_default();
             site.engineer = people.pop().unwrap_or_default();
             site.operators = people;
-            for (kind, short, name) in EQUIPMENT_KINDS {
-                let equipment = format!("EQ-{code}-{short}1");
+            let count = self.instruments;
+            let instruments: Vec<_> = EQUIPMENT_KINDS
+                .iter()
+                .flat_map(|&(kind, short, name)| (1..=count).map(move |n| (kind, short, name, n)))
+                .collect();
+            for (kind, short, name, n) in instruments {
+                let equipment = format!("EQ-{code}-{short}{n}");
                 self.emit(
                     "equipment.registered",
                     index,
@@ -739,7 +753,9 @@ impl<W: Write> Sim<W> {
                 .iter()
                 .find(|(k, _, _)| *k == kind)
                 .map_or("XX", |(_, s, _)| s);
-            data["equipment"] = json!([format!("EQ-{code}-{short}1")]);
+            // The site's instruments of the kind in turn (the first only, by default).
+            let n = self.events % u64::from(self.instruments.max(1)) + 1;
+            data["equipment"] = json!([format!("EQ-{code}-{short}{n}")]);
         }
         if product == IMP {
             data["area"] = json!(format!("CR-ISO7-{code}"));
@@ -1140,6 +1156,12 @@ pub fn simulate<W: Write>(
         )));
     }
     // Merged lots are made of two halves.
+    if config.operators < 1 || config.instruments < 1 {
+        return Err(SimulateError::Config(format!(
+            "--operators and --instruments must be at least 1, not {} and {}",
+            config.operators, config.instruments
+        )));
+    }
     if config.lot_size < 2 {
         return Err(SimulateError::Config(format!(
             "--lot-size must be at least 2, not {}",
@@ -1219,6 +1241,8 @@ pub fn simulate<W: Write>(
         spare_modules: Vec::new(),
         to_ship: Vec::new(),
         lapsed_equipment: format!("EQ-{lapsed_site}-LT1"),
+        operators: config.operators,
+        instruments: config.instruments,
     };
     sim.master_data(site_count)?;
     // Of every 10 devices: 6 infusion pumps, 2 neurostimulators, 2 catheter kits (made in lots).
@@ -1273,6 +1297,8 @@ mod tests {
                 seed,
                 sites,
                 lot_size,
+                operators: DEFAULT_OPERATORS,
+                instruments: DEFAULT_INSTRUMENTS,
             },
             &mut out,
         )
@@ -1305,6 +1331,42 @@ mod tests {
     }
 
     #[test]
+    fn a_plant_of_many_operators_and_instruments_uses_them_all() {
+        let mut out = Vec::new();
+        simulate(
+            &SimulationConfig {
+                units: 600,
+                seed: 3,
+                sites: 1,
+                lot_size: DEFAULT_LOT_SIZE,
+                operators: 12,
+                instruments: 3,
+            },
+            &mut out,
+        )
+        .unwrap();
+        let mut actors = std::collections::HashSet::new();
+        let mut instruments = std::collections::HashSet::new();
+        let mut calibrated = std::collections::HashSet::new();
+        for line in String::from_utf8_lossy(&out).lines() {
+            let event: Value = serde_json::from_str(line).unwrap();
+            if event["type"] == "step.completed" {
+                actors.insert(event["actor"].as_str().unwrap().to_owned());
+                for equipment in event["data"]["equipment"].as_array().into_iter().flatten() {
+                    instruments.insert(equipment.as_str().unwrap().to_owned());
+                }
+            }
+            if event["type"] == "equipment.calibrated" {
+                calibrated.insert(event["data"]["equipment"].as_str().unwrap().to_owned());
+            }
+        }
+        assert_eq!(actors.len(), 12, "{actors:?}");
+        assert!(instruments.contains("EQ-GAL-TQ3"), "{instruments:?}");
+        assert!(instruments.is_subset(&calibrated), "{instruments:?}");
+        assert_eq!(calibrated.len(), EQUIPMENT_KINDS.len() * 3);
+    }
+
+    #[test]
     fn the_lot_size_bounds_how_many_devices_one_lot_reaches() {
         let small = busiest_lot(&run(600, 3, 1));
         assert!(small > 0 && small <= DEFAULT_LOT_SIZE as usize, "{small}");
@@ -1316,6 +1378,8 @@ mod tests {
                 seed: 1,
                 sites: 1,
                 lot_size: 1,
+                operators: DEFAULT_OPERATORS,
+                instruments: DEFAULT_INSTRUMENTS,
             },
             Vec::new(),
         );
@@ -1402,6 +1466,8 @@ mod tests {
                 seed: 1,
                 sites: 0,
                 lot_size: DEFAULT_LOT_SIZE,
+                operators: DEFAULT_OPERATORS,
+                instruments: DEFAULT_INSTRUMENTS,
             },
             Vec::new(),
         );

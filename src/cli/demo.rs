@@ -35,6 +35,8 @@ pub fn run(dir: &Path, units: u64, seed: u64) -> Result<(), CliError> {
             seed,
             sites: DEMO_SITES,
             lot_size: simulate::DEFAULT_LOT_SIZE,
+            operators: simulate::DEFAULT_OPERATORS,
+            instruments: simulate::DEFAULT_INSTRUMENTS,
         },
         &mut out,
     )?;

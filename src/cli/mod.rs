@@ -155,6 +155,12 @@ enum Command {
         /// Parts per supplier lot received: each lot reaches about this many devices
         #[arg(long, default_value_t = simulate::DEFAULT_LOT_SIZE)]
         lot_size: u64,
+        /// Operators per site (a real plant's tens, each named by thousands of records)
+        #[arg(long, default_value_t = simulate::DEFAULT_OPERATORS)]
+        operators: u32,
+        /// Instruments of each equipment kind per site, used in turn
+        #[arg(long, default_value_t = simulate::DEFAULT_INSTRUMENTS)]
+        instruments: u32,
     },
     /// The audit trail: who did what and when, corrections beside what they correct
     Audit {
@@ -521,6 +527,8 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             seed,
             sites,
             lot_size,
+            operators,
+            instruments,
         } => {
             let stdout = std::io::stdout();
             let out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
@@ -530,6 +538,8 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
                     seed,
                     sites,
                     lot_size,
+                    operators,
+                    instruments,
                 },
                 out,
             )?;

@@ -40,9 +40,12 @@ pub enum UnitFact {
     NcrDispositioned {
         ncr: String,
     },
-    /// An `environment.recorded` of `area`, at `occurred_at` in Unix milliseconds.
+    /// An `environment.recorded` of `area` by `sensor` (a temperature and humidity probe, a
+    /// particle counter: an area has several, each reading at its own rate), at
+    /// `occurred_at` in Unix milliseconds.
     AreaReading {
         area: String,
+        sensor: String,
         at_millis: i64,
     },
 }
@@ -81,6 +84,8 @@ pub fn unit_fact(event: &Value) -> Option<UnitFact> {
         },
         "environment.recorded" => UnitFact::AreaReading {
             area: text(data, "area")?,
+            // Required by the schema; a reading without one is still the area's.
+            sensor: text(data, "sensor").unwrap_or_default(),
             at_millis: crate::time::parse_rfc3339_millis(&text(event, "occurred_at")?)?,
         },
         _ => return None,
@@ -101,6 +106,21 @@ mod tests {
         let ncr = json!({"type": "nonconformance.opened", "site": "GAL", "occurred_at": "2026-01-05T10:00:00Z",
             "data": {"ncr": "NCR-1", "lot": "L-1"}});
         assert_eq!(unit_fact(&ncr), None);
+    }
+
+    #[test]
+    fn an_environment_reading_names_its_area_and_sensor() {
+        let reading = json!({"type": "environment.recorded", "site": "GAL", "occurred_at": "2026-01-05T10:00:00.250Z",
+            "data": {"area": "CR-ISO7-GAL", "sensor": "CR-ISO7-GAL-TH1",
+                "measurements": [{"name": "temperature", "value": 21.0, "unit": "Cel"}]}});
+        assert_eq!(
+            unit_fact(&reading),
+            Some(UnitFact::AreaReading {
+                area: "CR-ISO7-GAL".to_owned(),
+                sensor: "CR-ISO7-GAL-TH1".to_owned(),
+                at_millis: 1_767_607_200_250,
+            })
+        );
     }
 
     #[test]

@@ -19,6 +19,8 @@ use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+#[cfg(test)]
+mod tests;
 mod trace_links;
 mod tree;
 mod unit_progress;
@@ -30,10 +32,10 @@ pub use unit_progress::{FirstPassRow, OpenNcrRow, UnitGroupFilter, UnitProgress}
 const APPLICATION_ID: i32 = 0x544c_4752;
 /// `PRAGMA user_version`: the layout of schema.sql. Another version is refused, never migrated
 /// silently.
-pub const SCHEMA_VERSION: i32 = 4;
+pub const SCHEMA_VERSION: i32 = 5;
 const SCHEMA_SQL: &str = include_str!("schema.sql");
-/// Below this many references of an entity in a role, a typed lookup starts from them.
-const ENTITY_FIRST_MAX: i64 = 2_000;
+/// Schema 4 to 5: the event type in the entity index's key, the sensor in `area_readings`'.
+const MIGRATE_5_SQL: &str = include_str!("migrate_5.sql");
 const UNIT_PROGRESS_SQL: &str = unit_progress::TABLES_SQL;
 const TRACE_LINKS_SQL: &str = trace_links::TABLES_SQL;
 
@@ -147,8 +149,8 @@ pub struct LogFilter {
     pub limit: Option<u64>,
 }
 
-/// One row of the entity index: (seq, kind, entity, role code).
-pub type DerivedRow = (i64, String, String, i64);
+/// One row of the entity index: (seq, kind, entity, role code, event type).
+pub type DerivedRow = (i64, String, String, i64, String);
 
 /// Differences between the stored entity index and one recomputed from the records.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -317,8 +319,14 @@ impl Store {
         )?;
         for entity_ref in refs {
             tx.execute(
-                "INSERT OR IGNORE INTO entity_refs (entity, kind, role, seq) VALUES (?1, ?2, ?3, ?4)",
-                params![entity_ref.id, entity_ref.kind.as_str(), entity_ref.role.code(), record.seq as i64],
+                "INSERT OR IGNORE INTO entity_refs (entity, kind, role, type, seq) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    entity_ref.id,
+                    entity_ref.kind.as_str(),
+                    entity_ref.role.code(),
+                    event.event_type,
+                    record.seq as i64
+                ],
             )?;
         }
         let facts = EventFacts::of(&event.value);
@@ -355,12 +363,20 @@ impl Store {
             )));
         }
         let version: i32 = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
-        if version == 2 || version == 3 {
+        if (2..SCHEMA_VERSION).contains(&version) {
             configure(&conn)?;
             if version == 2 {
                 migrate_to(&conn, 3, UNIT_PROGRESS_SQL, unit_progress::rebuild)?;
             }
-            migrate_to(&conn, 4, TRACE_LINKS_SQL, trace_links::rebuild)?;
+            if version <= 3 {
+                migrate_to(&conn, 4, TRACE_LINKS_SQL, trace_links::rebuild)?;
+            }
+            migrate_to(
+                &conn,
+                5,
+                MIGRATE_5_SQL,
+                unit_progress::rebuild_area_readings,
+            )?;
         } else if version != SCHEMA_VERSION {
             return Err(StoreError::WrongVersion {
                 path: path.to_owned(),
@@ -551,11 +567,9 @@ impl Store {
 
     /// The records of `event_type` that name `entity` as `kind` in `role`, in seq order.
     ///
-    /// Starts from whichever side is smaller: the entity's references in that role (then
-    /// each record's type is checked), or the records of that type through the type index
-    /// (then each is checked against the entity index by its full key). So the cost follows
-    /// the answer, whether the entity is named rarely (a unit, an event id) or the type is
-    /// rare (a person's qualifications, however many steps name the person).
+    /// One range of the entity index, whose key holds the record's type, then only the
+    /// matching records: a person's qualifications cost the same whether the person is named
+    /// by ten steps or by 100,000, and a unit's corrections whatever else names the unit.
     ///
     /// # Errors
     /// A database error, or `Unreadable` for a damaged row.
@@ -566,35 +580,14 @@ impl Store {
         role: RefRole,
         entity: &str,
     ) -> Result<Vec<Record>, StoreError> {
-        // Two ways in, by what is smaller: the entity's references in that role (a unit, an
-        // event id: a handful), or the records of that type (a person's qualifications when
-        // the person is named by 100,000 steps). Counting the first up to the cut-off costs
-        // at most that many index steps.
-        let named: i64 = self
-            .conn
-            .prepare_cached(
-                "SELECT COUNT(*) FROM (SELECT 1 FROM entity_refs
-                 WHERE entity = ?1 AND kind = ?2 AND role = ?3 LIMIT ?4)",
-            )?
-            .query_row(
-                params![entity, kind.as_str(), role.code(), ENTITY_FIRST_MAX],
-                |row| row.get(0),
-            )?;
-        let sql = if named < ENTITY_FIRST_MAX {
-            // CROSS JOIN keeps SQLite to this order: the entity's rows, then each record.
+        // CROSS JOIN keeps SQLite to this order: the index range, then each record by seq.
+        let mut statement = self.conn.prepare_cached(
             "SELECT r.seq, r.id, r.type, r.occurred_at, r.site, r.actor, r.recorded_at, r.prev, r.hash, r.event
              FROM entity_refs e CROSS JOIN records r ON r.seq = e.seq
-             WHERE r.type = ?1 AND e.entity = ?2 AND e.kind = ?3 AND e.role = ?4
-             ORDER BY e.seq"
-        } else {
-            "SELECT seq, id, type, occurred_at, site, actor, recorded_at, prev, hash, event
-             FROM records WHERE type = ?1 AND EXISTS (
-                 SELECT 1 FROM entity_refs e
-                 WHERE e.entity = ?2 AND e.kind = ?3 AND e.role = ?4 AND e.seq = records.seq)
-             ORDER BY seq"
-        };
-        let mut statement = self.conn.prepare_cached(sql)?;
-        let mut rows = statement.query(params![event_type, entity, kind.as_str(), role.code()])?;
+             WHERE e.entity = ?1 AND e.kind = ?2 AND e.role = ?3 AND e.type = ?4
+             ORDER BY e.seq",
+        )?;
+        let mut rows = statement.query(params![entity, kind.as_str(), role.code(), event_type])?;
         self.collect_records(&mut rows)
     }
 
@@ -683,13 +676,13 @@ impl Store {
         let tx = self.conn.transaction()?;
         tx.execute_batch(
             "CREATE TEMP TABLE expected_refs (
-                entity TEXT NOT NULL, kind TEXT NOT NULL, role INTEGER NOT NULL,
-                seq INTEGER NOT NULL, PRIMARY KEY (entity, kind, role, seq)) WITHOUT ROWID;",
+                entity TEXT NOT NULL, kind TEXT NOT NULL, role INTEGER NOT NULL, type TEXT NOT NULL,
+                seq INTEGER NOT NULL, PRIMARY KEY (entity, kind, role, type, seq)) WITHOUT ROWID;",
         )?;
         fill_refs(&tx, "temp.expected_refs", &refs_of)?;
         let side = |from: &str, minus: &str| -> Result<(u64, Option<DerivedRow>), StoreError> {
             let query = format!(
-                "SELECT seq, kind, entity, role FROM {from} EXCEPT SELECT seq, kind, entity, role FROM {minus} ORDER BY 1"
+                "SELECT seq, kind, entity, role, type FROM {from} EXCEPT SELECT seq, kind, entity, role, type FROM {minus} ORDER BY 1"
             );
             let count: i64 =
                 tx.query_row(&format!("SELECT COUNT(*) FROM ({query})"), [], |row| {
@@ -697,7 +690,13 @@ impl Store {
                 })?;
             let first = tx
                 .query_row(&format!("{query} LIMIT 1"), [], |row| {
-                    Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+                    Ok((
+                        row.get(0)?,
+                        row.get(1)?,
+                        row.get(2)?,
+                        row.get(3)?,
+                        row.get(4)?,
+                    ))
                 })
                 .optional()?;
             Ok((u64::try_from(count).unwrap_or(0), first))
@@ -729,24 +728,28 @@ fn fill_refs<F>(tx: &Transaction<'_>, table: &str, refs_of: &F) -> Result<u64, S
 where
     F: Fn(&str) -> Result<Vec<EntityRef>, String>,
 {
-    let mut read = tx.prepare("SELECT seq, event FROM records ORDER BY seq")?;
+    let mut read = tx.prepare("SELECT seq, type, event FROM records ORDER BY seq")?;
     let mut insert = tx.prepare(&format!(
-        "INSERT OR IGNORE INTO {table} (entity, kind, role, seq) VALUES (?1, ?2, ?3, ?4)"
+        "INSERT OR IGNORE INTO {table} (entity, kind, role, type, seq) VALUES (?1, ?2, ?3, ?4, ?5)"
     ))?;
     let mut rows = read.query([])?;
     let mut count = 0u64;
     while let Some(row) = rows.next()? {
         let seq: i64 = row.get(0)?;
-        let event: String = row.get(1).map_err(|e| StoreError::Unreadable {
+        let unreadable = |e: rusqlite::Error| StoreError::Unreadable {
             seq,
             detail: e.to_string(),
-        })?;
+        };
+        // The type column, which verify holds to the hashed event.
+        let event_type: String = row.get(1).map_err(unreadable)?;
+        let event: String = row.get(2).map_err(unreadable)?;
         let refs = refs_of(&event).map_err(|detail| StoreError::Unreadable { seq, detail })?;
         for entity_ref in &refs {
             insert.execute(params![
                 entity_ref.id,
                 entity_ref.kind.as_str(),
                 entity_ref.role.code(),
+                event_type,
                 seq
             ])?;
         }
@@ -757,7 +760,8 @@ where
 
 /// Adds derived tables to a ledger of the version before `version`: made (`tables_sql`) and
 /// filled from the records (`rebuild`), in one transaction. Schema 3 adds the KPI tables,
-/// schema 4 the forward genealogy.
+/// schema 4 the forward genealogy, schema 5 the event type to the entity index (copied from
+/// the records in `tables_sql`) and the sensor to `area_readings` (refilled by `rebuild`).
 fn migrate_to(
     conn: &Connection,
     version: i32,
@@ -1141,13 +1145,14 @@ impl Appender<'_> {
             Err(e) => return Err(e.into()),
         }
         let mut index = self.tx.prepare_cached(
-            "INSERT OR IGNORE INTO entity_refs (entity, kind, role, seq) VALUES (?1, ?2, ?3, ?4)",
+            "INSERT OR IGNORE INTO entity_refs (entity, kind, role, type, seq) VALUES (?1, ?2, ?3, ?4, ?5)",
         )?;
         for entity_ref in refs {
             index.execute(params![
                 entity_ref.id,
                 entity_ref.kind.as_str(),
                 entity_ref.role.code(),
+                event.event_type,
                 seq as i64
             ])?;
         }

@@ -1,4 +1,4 @@
--- traceledger ledger file, schema version 4 (with unit_progress.sql and trace_links.sql). See docs/architecture.md, "The ledger file".
+-- traceledger ledger file, schema version 5 (with unit_progress.sql and trace_links.sql). See docs/architecture.md, "The ledger file".
 -- `records` is the log, the single source of truth. Everything else is derived from it and
 -- can be recomputed by `traceledger rebuild`.
 
@@ -42,13 +42,16 @@ END;
 -- drop a trigger as easily.
 
 -- Derived: every entity each record names (docs/references.md). role: 0 defines,
--- 1 defines or extends, 2 references, 3 mentions.
+-- 1 defines or extends, 2 references, 3 mentions; type: the record's event type, so that
+-- the records of one type naming an entity (a person's qualifications among the thousands
+-- of steps naming the person) are one range of this key, read without reading a record.
 CREATE TABLE entity_refs (
     entity TEXT NOT NULL,
     kind   TEXT NOT NULL,
     role   INTEGER NOT NULL,
+    type   TEXT NOT NULL,
     seq    INTEGER NOT NULL,
-    PRIMARY KEY (entity, kind, role, seq)
+    PRIMARY KEY (entity, kind, role, type, seq)
 ) WITHOUT ROWID;
 
 -- Signed checkpoints (C2SP tlog-checkpoint signed notes) the ledger has issued, kept so that

@@ -85,11 +85,16 @@ pub(super) fn apply(conn: &Connection, seq: u64, fact: &UnitFact) -> rusqlite::R
             conn.prepare_cached("UPDATE unit_ncrs SET dispositioned = 1 WHERE ncr = ?1")?
                 .execute(params![ncr])?;
         }
-        UnitFact::AreaReading { area, at_millis } => {
+        UnitFact::AreaReading {
+            area,
+            sensor,
+            at_millis,
+        } => {
             conn.prepare_cached(
-                "INSERT OR IGNORE INTO area_readings (area, at_millis, seq) VALUES (?1, ?2, ?3)",
+                "INSERT OR IGNORE INTO area_readings (area, sensor, at_millis, seq)
+                 VALUES (?1, ?2, ?3, ?4)",
             )?
-            .execute(params![area, at_millis, seq as i64])?;
+            .execute(params![area, sensor, at_millis, seq as i64])?;
         }
     }
     Ok(())
@@ -113,12 +118,29 @@ pub(super) fn rebuild(conn: &Connection) -> Result<u64, StoreError> {
     )
 }
 
+/// Empties `area_readings` and refills it from the environment records alone (the schema 5
+/// migration: the other KPI tables are unchanged). Returns the readings applied.
+pub(super) fn rebuild_area_readings(conn: &Connection) -> Result<u64, StoreError> {
+    conn.execute_batch("DELETE FROM area_readings;")?;
+    super::replay(
+        conn,
+        "'environment.recorded'",
+        |seq, event| match unit_fact(event) {
+            Some(fact @ UnitFact::AreaReading { .. }) => apply(conn, seq, &fact).map(|()| true),
+            _ => Ok(false),
+        },
+    )
+}
+
 const GROUP_WHERE: &str = "(?1 IS NULL OR u.site = ?1) AND (?2 IS NULL OR u.product = ?2)
      AND (?3 IS NULL OR substr(u.period, 1, length(?3)) = ?3)";
 
 impl Store {
-    /// The seqs of `area`'s environment readings: the last one before `from_millis` (the
-    /// conditions in force when the window opened) and every one up to `to_millis`.
+    /// The seqs of `area`'s environment readings that show the conditions of work there from
+    /// `from_millis` to `to_millis`: for each sensor of the area, the last reading at or
+    /// before `from_millis` (the one in force when work began), and every reading of the
+    /// area during `[from_millis, to_millis]`; in (time, seq) order, each once. Each sensor
+    /// costs a seek and its readings in the window, however long the area has been recorded.
     ///
     /// # Errors
     /// A database error.
@@ -128,27 +150,48 @@ impl Store {
         from_millis: i64,
         to_millis: i64,
     ) -> Result<Vec<u64>, StoreError> {
-        let mut seqs = Vec::new();
-        let before: Option<i64> = self
-            .conn
-            .prepare_cached(
-                "SELECT seq FROM area_readings WHERE area = ?1 AND at_millis < ?2
-                 ORDER BY at_millis DESC, seq DESC LIMIT 1",
-            )?
-            .query_row(params![area, from_millis], |row| row.get(0))
-            .optional()?;
-        seqs.extend(before.and_then(|s| u64::try_from(s).ok()));
-        let mut during = self.conn.prepare_cached(
-            "SELECT seq FROM area_readings WHERE area = ?1 AND at_millis BETWEEN ?2 AND ?3
-             ORDER BY at_millis, seq",
+        // The area's sensors, one seek each past the last one found.
+        let mut first_sensor = self.conn.prepare_cached(
+            "SELECT sensor FROM area_readings WHERE area = ?1 ORDER BY sensor LIMIT 1",
         )?;
-        let rows = during.query_map(params![area, from_millis, to_millis], |row| {
-            row.get::<_, i64>(0)
-        })?;
-        for seq in rows {
-            seqs.extend(u64::try_from(seq?).ok());
+        let mut next_sensor = self.conn.prepare_cached(
+            "SELECT sensor FROM area_readings WHERE area = ?1 AND sensor > ?2
+             ORDER BY sensor LIMIT 1",
+        )?;
+        let mut in_force = self.conn.prepare_cached(
+            "SELECT at_millis, seq FROM area_readings
+             WHERE area = ?1 AND sensor = ?2 AND at_millis <= ?3
+             ORDER BY at_millis DESC, seq DESC LIMIT 1",
+        )?;
+        let mut during = self.conn.prepare_cached(
+            "SELECT at_millis, seq FROM area_readings
+             WHERE area = ?1 AND sensor = ?2 AND at_millis BETWEEN ?3 AND ?4",
+        )?;
+        let mut found = std::collections::BTreeSet::new();
+        let mut sensor: Option<String> = first_sensor
+            .query_row(params![area], |row| row.get(0))
+            .optional()?;
+        while let Some(current) = sensor {
+            let before: Option<(i64, i64)> = in_force
+                .query_row(params![area, current, from_millis], |row| {
+                    Ok((row.get(0)?, row.get(1)?))
+                })
+                .optional()?;
+            found.extend(before);
+            let rows = during.query_map(params![area, current, from_millis, to_millis], |row| {
+                Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?))
+            })?;
+            for row in rows {
+                found.insert(row?);
+            }
+            sensor = next_sensor
+                .query_row(params![area, current], |row| row.get(0))
+                .optional()?;
         }
-        Ok(seqs)
+        Ok(found
+            .into_iter()
+            .filter_map(|(_, seq)| u64::try_from(seq).ok())
+            .collect())
     }
 
     /// Visits every started unit the filter covers.

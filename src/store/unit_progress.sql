@@ -30,12 +30,14 @@ CREATE TABLE unit_ncrs (
 
 CREATE INDEX unit_ncrs_by_unit ON unit_ncrs (unit);
 
--- Environment readings by area and time (occurred_at in Unix milliseconds): the DHR of an
--- implantable finds the readings of each area while the unit was worked there without
--- reading every reading of the area.
+-- Environment readings by area, sensor and time (occurred_at in Unix milliseconds): the DHR
+-- of an implantable finds, for each sensor of each area the unit was worked in, the reading
+-- in force when work began and every reading during it, without reading every reading of the
+-- area.
 CREATE TABLE area_readings (
     area      TEXT NOT NULL,
+    sensor    TEXT NOT NULL,
     at_millis INTEGER NOT NULL,
     seq       INTEGER NOT NULL,
-    PRIMARY KEY (area, at_millis, seq)
+    PRIMARY KEY (area, sensor, at_millis, seq)
 ) WITHOUT ROWID;

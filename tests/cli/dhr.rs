@@ -321,3 +321,48 @@ fn a_step_out_of_routing_order_and_unreconciled_labels_are_exceptions() {
         .detail;
     assert_eq!(text, "op 20 done before op 10 had passed");
 }
+
+#[test]
+fn a_ledger_of_schema_4_gets_the_type_in_its_entity_index_and_sensors_in_its_readings_on_open() {
+    let ledger = Ledger::with_plant();
+    let before = stdout_of(ledger.run(&["dhr", "IPT-26-000101", "--json"]));
+    // Back to schema 4's layout: the entity index without the type, the readings without
+    // their sensor.
+    ledger
+        .sqlite()
+        .execute_batch(
+            "CREATE TABLE entity_refs_4 (entity TEXT NOT NULL, kind TEXT NOT NULL, role INTEGER NOT NULL,
+                 seq INTEGER NOT NULL, PRIMARY KEY (entity, kind, role, seq)) WITHOUT ROWID;
+             INSERT INTO entity_refs_4 SELECT entity, kind, role, seq FROM entity_refs;
+             DROP TABLE entity_refs; ALTER TABLE entity_refs_4 RENAME TO entity_refs;
+             CREATE TABLE area_readings_4 (area TEXT NOT NULL, at_millis INTEGER NOT NULL,
+                 seq INTEGER NOT NULL, PRIMARY KEY (area, at_millis, seq)) WITHOUT ROWID;
+             INSERT INTO area_readings_4 SELECT area, at_millis, seq FROM area_readings;
+             DROP TABLE area_readings; ALTER TABLE area_readings_4 RENAME TO area_readings;
+             PRAGMA user_version = 4;",
+        )
+        .unwrap();
+    let after = stdout_of(ledger.run(&["dhr", "IPT-26-000101", "--json"]));
+    assert_eq!(after, before);
+    assert_eq!(ledger.schema_version(), 5);
+    let connection = ledger.sqlite();
+    let untyped: i64 = connection
+        .query_row(
+            "SELECT COUNT(*) FROM entity_refs e JOIN records r ON r.seq = e.seq WHERE e.type != r.type",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap();
+    assert_eq!(untyped, 0);
+    let sensors: i64 = connection
+        .query_row(
+            "SELECT COUNT(DISTINCT sensor) FROM area_readings",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap();
+    assert!(sensors > 0);
+    drop(connection);
+    let (code, report) = ledger.verify_json_with(&["--derived"]);
+    assert_eq!(code, 0, "{report}");
+}

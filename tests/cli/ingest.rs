@@ -269,17 +269,17 @@ fn a_missing_input_or_ledger_is_a_clear_error() {
 
 #[test]
 fn a_ledger_of_another_schema_version_is_refused_not_migrated() {
-    // A newer ledger than this build knows (versions 2 and 3 are migrated, see kpi.rs and
-    // trace.rs).
+    // A newer ledger than this build knows (versions 2 to 4 are migrated, see kpi.rs,
+    // trace.rs and dhr.rs).
     let ledger = Ledger::with_plant();
     ledger
         .sqlite()
-        .execute_batch("PRAGMA user_version = 5")
+        .execute_batch("PRAGMA user_version = 6")
         .unwrap();
     let output = ledger.run(&["verify"]).output().unwrap();
     assert_eq!(output.status.code(), Some(EXIT_ENVIRONMENT));
     assert!(
-        String::from_utf8_lossy(&output.stderr).contains("schema version 5"),
+        String::from_utf8_lossy(&output.stderr).contains("schema version 6"),
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );

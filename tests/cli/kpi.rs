@@ -117,7 +117,7 @@ fn a_ledger_of_schema_2_gets_its_kpi_tables_on_open() {
         )
         .unwrap();
     assert_eq!(stdout_of(ledger.run(&["kpi", "--json"])), before);
-    assert_eq!(ledger.schema_version(), 4);
+    assert_eq!(ledger.schema_version(), 5);
 }
 
 #[test]

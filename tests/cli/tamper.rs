@@ -235,7 +235,7 @@ fn a_tampered_entity_index_is_found_by_verify_derived_and_fixed_by_rebuild() {
         .unwrap();
     connection
         .execute(
-            "INSERT INTO entity_refs (entity, kind, role, seq) VALUES ('GHOST-LOT', 'lot', 0, 3)",
+            "INSERT INTO entity_refs (entity, kind, role, type, seq) VALUES ('GHOST-LOT', 'lot', 0, 'lot.received', 3)",
             [],
         )
         .unwrap();
@@ -397,4 +397,50 @@ fn a_rewritten_or_cut_log_passes_alone_but_fails_against_a_kept_head() {
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(EXIT_BAD_INPUT));
+}
+
+#[test]
+fn a_type_changed_in_the_entity_index_is_found_by_verify_derived_and_fixed_by_rebuild() {
+    use traceledger::event::{EntityKind, RefRole};
+    use traceledger::store::Store;
+    let qualifications = |ledger: &Ledger| {
+        Store::open(&ledger.path)
+            .unwrap()
+            .records_of_type_naming(
+                "person.qualified",
+                EntityKind::Person,
+                RefRole::References,
+                "p-1042",
+            )
+            .unwrap()
+            .len()
+    };
+    let ledger = Ledger::with_plant();
+    assert_eq!(qualifications(&ledger), 1);
+    // An insider hides p-1042's qualification from the typed lookups (and so from the DHRs
+    // that check it) by giving its index row another type.
+    let changed = ledger
+        .sqlite()
+        .execute(
+            "UPDATE entity_refs SET type = 'role.granted' WHERE entity = 'p-1042' AND kind = 'person'
+             AND seq = (SELECT seq FROM records WHERE id = '01M6NR4DM0W20T90A01JD3YJF2')",
+            [],
+        )
+        .unwrap();
+    assert_eq!(changed, 1);
+    assert_eq!(qualifications(&ledger), 0);
+    let (code, report) = ledger.verify_json_with(&["--derived"]);
+    assert_eq!(code, EXIT_INTEGRITY, "{report}");
+    assert_eq!(report["derived"]["missing"], 1, "{report}");
+    assert_eq!(report["derived"]["extra"], 1, "{report}");
+    let output = ledger.run(&["verify", "--derived"]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("\"person.qualified\")") && stdout.contains("\"role.granted\")"),
+        "{stdout}"
+    );
+    ledger.run(&["rebuild"]).assert().success();
+    assert_eq!(qualifications(&ledger), 1);
+    let (code, report) = ledger.verify_json_with(&["--derived"]);
+    assert_eq!(code, 0, "{report}");
 }

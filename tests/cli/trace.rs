@@ -264,7 +264,7 @@ fn a_ledger_of_schema_3_gets_its_forward_genealogy_on_open() {
         .unwrap();
     let after = stdout_of(ledger.run(&["trace", "L-PEN-2611-0001", "--forward", "--json"]));
     assert_eq!(after, before);
-    assert_eq!(ledger.schema_version(), 4);
+    assert_eq!(ledger.schema_version(), 5);
 }
 
 #[test]
@@ -414,7 +414,7 @@ fn a_schema_3_ledger_opened_by_several_at_once_is_migrated_once() {
             opener.join().unwrap().unwrap();
         }
     });
-    assert_eq!(ledger.schema_version(), 4);
+    assert_eq!(ledger.schema_version(), 5);
 }
 
 /// Issue 11 §2: a module made at Penang, installed at Galway with the UDI the station scanned
