@@ -387,7 +387,28 @@ pub fn entity_refs(event: &Value) -> Vec<EntityRef> {
                 }
             }
         }
-        "correction.recorded" => c.field("corrects", K::Event, References),
+        "correction.recorded" => {
+            c.field("corrects", K::Event, References);
+            // A corrected lot must be a lot the ledger knows, and the record in force is
+            // found from it (a trace of the corrected lot reaches what consumed it); a
+            // corrected component is named, like an installed one, perhaps made elsewhere.
+            let changes = c.data.get("changes").and_then(Value::as_object);
+            let mut named = Vec::new();
+            for (written, value) in changes.into_iter().flatten() {
+                let Some(id) = value.as_str() else { continue };
+                let Ok(path) = super::FieldPath::parse(written) else {
+                    continue;
+                };
+                match path.to_string().as_str() {
+                    "/data/lot" => named.push((K::Lot, References, written.clone(), id)),
+                    "/data/component" => named.push((K::Unit, Mentions, written.clone(), id)),
+                    _ => {}
+                }
+            }
+            for (kind, role, written, id) in named {
+                c.push(kind, role, format!("/data/changes/{written}"), id);
+            }
+        }
         _ => {}
     }
     c.refs
