@@ -8,6 +8,7 @@
 mod demo;
 mod output;
 mod trust;
+mod udi;
 
 use clap::{Args, Parser, Subcommand};
 use std::io::{BufRead, BufReader, Write};
@@ -259,13 +260,27 @@ enum Command {
 
 #[derive(Debug, Subcommand)]
 enum UdiCommand {
-    /// Parse a UDI (GS1 element string, raw scanner data with GS separators, or Digital Link)
+    /// Parse a UDI: GS1 (element string in parentheses, raw scanner data with GS separators,
+    /// or Digital Link), HIBCC (HIBC LIC) or ICCBBA ISBT 128; or, with -, one UDI a line from
+    /// standard input
+    #[command(after_help = "\
+With - each line of standard input is one UDI, and each gives one result line, in order, with
+its line number: NDJSON {\"line\",\"input\",\"ok\",\"udi\"|\"error\"} (or CSV with --csv). Exit 0
+when every line parsed, 2 when any did not (every line's result is written either way).
+
+Examples:
+  traceledger udi parse '(01)09506000134352(17)201225(10)ABC123'
+  traceledger udi parse --json '+A99912345/$$52001510X3/16D20111212/S77DE1G45-'
+  traceledger udi parse - --csv < labels.txt > labels.csv")]
     Parse {
-        /// The UDI as printed or scanned
+        /// The UDI as printed or scanned; - reads one UDI a line from standard input
         input: String,
-        /// Print the result as JSON
-        #[arg(long)]
+        /// Print the result as JSON (with -, NDJSON, which is the default there)
+        #[arg(long, conflicts_with = "csv")]
         json: bool,
+        /// Print CSV (RFC 4180) with a header row, one row per UDI
+        #[arg(long)]
+        csv: bool,
     },
 }
 
@@ -465,8 +480,26 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         }
         Command::Demo { dir, units, seed } => demo::run(&dir, units, seed),
         Command::Udi {
-            action: UdiCommand::Parse { input, json },
-        } => output::print_udi(&input, json),
+            action: UdiCommand::Parse { input, json, csv },
+        } => {
+            if input == "-" {
+                udi::parse_stdin(csv)
+            } else if csv {
+                let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+                let counts =
+                    udi::parse_batch(&mut input.as_bytes(), "the argument", &mut out, true)?;
+                out.flush().map_err(stdout_error)?;
+                if counts.failed > 0 {
+                    Err(CliError::Rejected(
+                        "not a valid UDI (its error is in the output)".to_owned(),
+                    ))
+                } else {
+                    Ok(())
+                }
+            } else {
+                udi::print_one(&input, json)
+            }
+        }
         Command::Audit {
             entity,
             actor,

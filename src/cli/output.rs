@@ -131,47 +131,6 @@ pub fn verify_json(report: &VerifyReport) -> Value {
     })
 }
 
-/// `udi parse`: the fields for a person, or JSON; a bad UDI shows where it breaks.
-pub fn print_udi(input: &str, json: bool) -> Result<(), CliError> {
-    let udi = traceledger::udi::parse(input).map_err(|e| {
-        // Show the input with a caret under the position (GS shown as a visible symbol).
-        let shown: String = input
-            .chars()
-            .map(|c| if c.is_control() { '\u{241d}' } else { c })
-            .collect();
-        CliError::Usage(format!(
-            "invalid UDI: {e}\n  {shown}\n  {}^",
-            " ".repeat(e.position)
-        ))
-    })?;
-    if json {
-        let value = serde_json::to_value(&udi).map_err(|e| CliError::Usage(e.to_string()))?;
-        println!("{value}");
-        return Ok(());
-    }
-    let or_dash = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".to_owned());
-    println!("agency:          {}", udi.agency);
-    println!("device id (DI):  {}", udi.device_identifier);
-    println!("lot:             {}", or_dash(&udi.lot));
-    println!("serial:          {}", or_dash(&udi.serial));
-    println!("expiry:          {}", or_dash(&udi.expiry));
-    println!("manufactured:    {}", or_dash(&udi.manufactured));
-    if let Some(din) = &udi.donation_identification_number {
-        println!("donation (DIN):  {din}");
-    }
-    // ISBT 128 data identifiers are shown as printed on the label, before their data.
-    let elements: Vec<String> = udi
-        .elements
-        .iter()
-        .map(|(identifier, value)| match udi.agency {
-            traceledger::udi::Agency::Iccbba => format!("{identifier}{value}"),
-            _ => format!("({identifier}) {value}"),
-        })
-        .collect();
-    println!("elements:        {}", elements.join("  "));
-    Ok(())
-}
-
 /// `audit`: a table for people, CSV or NDJSON for machines; streamed, so any size prints in
 /// flat memory.
 pub fn print_audit(
