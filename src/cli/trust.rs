@@ -57,12 +57,25 @@ pub struct InitArgs {
 #[derive(Debug, Subcommand)]
 pub enum KeysCommand {
     /// Make an Ed25519 key: FILE (PKCS#8 PEM, mode 0600) and FILE.pub
+    #[command(
+        after_help = "Examples:\n  traceledger keys new --out admin.key\n  traceledger keys new --out qa.key --simulated k-p-GAL-06   # the simulated plant's key k-p-GAL-06"
+    )]
     New {
-        #[arg(long)]
+        /// Where to write the private key; the public key goes to FILE.pub
+        #[arg(long, value_name = "FILE")]
         out: PathBuf,
+        /// Instead of a random key, write the well-known key KEY_ID of `simulate`'s plant (its
+        /// seed is SHA-256 of "traceledger-simulate:KEY_ID"): for the tour and tests, never for
+        /// real use
+        #[arg(long, value_name = "KEY_ID")]
+        simulated: Option<String>,
     },
     /// Print a key file's key id and public key
-    Show { file: PathBuf },
+    #[command(after_help = "Example:\n  traceledger keys show admin.key.pub")]
+    Show {
+        /// A private or public key file
+        file: PathBuf,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -183,8 +196,11 @@ fn now() -> String {
 
 pub fn keys(command: KeysCommand) -> Result<(), CliError> {
     match command {
-        KeysCommand::New { out } => {
-            let key = keys::generate()?;
+        KeysCommand::New { out, simulated } => {
+            let key = match simulated {
+                Some(key_id) => traceledger::simulate::simulated_key(&key_id),
+                None => keys::generate()?,
+            };
             let public = keys::write_key_pair(&key, &out)?;
             println!("private key {} (mode 0600)", out.display());
             println!("public key  {}", public.display());

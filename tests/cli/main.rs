@@ -10,6 +10,7 @@ mod format_doc;
 mod ingest;
 mod kpi;
 mod merkle;
+mod readme_tour;
 mod support;
 mod tamper;
 mod tidy;
