@@ -365,6 +365,31 @@ fn hibcc_in_one_symbol_and_in_two() {
     assert!(error.rule.contains("link character"), "{error}");
 }
 
+/// Issue 16 §1: the Julian-date secondary (`YYJJJ` then the lot, no `$`), in one symbol and
+/// in two; and a pair whose primary's check character is a space.
+#[test]
+fn hibcc_julian_secondary_and_a_space_check_character() {
+    let with_check = |body: &str| format!("{body}{}", check_character(body).unwrap());
+    let one = parse(&with_check("+A99912345/20015LOT7")).unwrap();
+    assert_eq!(one.expiry.as_deref(), Some("2020-01-15"));
+    assert_eq!(one.lot.as_deref(), Some("LOT7"));
+    let no_lot = parse(&with_check("+A99912345/24366")).unwrap();
+    assert_eq!(no_lot.expiry.as_deref(), Some("2024-12-31"));
+    assert_eq!(no_lot.lot, None);
+    let error = parse(&with_check("+A99912345/25366LOT")).unwrap_err();
+    assert!(error.rule.contains("day 366"), "{error}");
+
+    // +A99910011's values sum to a multiple of 43 plus 38: its check character is a space.
+    assert_eq!(check_character("+A99910011"), Some(' '));
+    let pair = parse("+A99910011  +$LOT1 L").unwrap();
+    assert_eq!(pair.device_identifier, "A99910011");
+    assert_eq!(pair.lot.as_deref(), Some("LOT1"));
+    assert_eq!(check_character("+$LOT1 "), Some('L'));
+    let julian_pair = parse(&format!("+A99910011  {}", with_check("+20015LOT1 "))).unwrap();
+    assert_eq!(julian_pair.lot.as_deref(), Some("LOT1"));
+    assert_eq!(julian_pair.expiry.as_deref(), Some("2020-01-15"));
+}
+
 #[test]
 fn invalid_hibcc_names_the_position_and_the_rule() {
     let cases: &[(&str, &str)] = &[
@@ -383,7 +408,7 @@ fn invalid_hibcc_names_the_position_and_the_rule() {
         ("+A99912345/$$31313011AB", "month 13"),
         ("+A99912345/$$53036611AB", "day 366"),
         ("+A99912345/$$8051AB", "not supported"),
-        ("+A99912345/X1", "begins with '$'"),
+        ("+A99912345/X1", "begins with '$' or a Julian date YYJJJ"),
         ("+A9991234X", "one digit"),
         ("+199912345", "begins with a letter"),
     ] {
