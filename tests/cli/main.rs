@@ -10,6 +10,7 @@ mod format_doc;
 mod ingest;
 mod kpi;
 mod merkle;
+mod messages;
 mod readme_tour;
 mod support;
 mod tamper;
