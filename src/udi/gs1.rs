@@ -123,10 +123,10 @@ pub fn parse_in_year(input: &str, this_year: i64) -> Result<Udi, UdiError> {
 /// together) and `req=` (AIs that need another), GS1 General Specifications §4.14.1 and
 /// §4.14.2 as the Barcode Syntax Dictionary encodes them.
 fn check_associations(elements: &[Element]) -> Result<(), UdiError> {
-    let present = |pattern: &str, except: &str| {
+    let present = |pattern: &str| {
         elements
             .iter()
-            .any(|e| e.ai != except && ai_table::matches_pattern(&e.ai, pattern))
+            .any(|e| ai_table::matches_pattern(&e.ai, pattern))
     };
     for (index, element) in elements.iter().enumerate() {
         if elements[..index].iter().any(|e| e.ai == element.ai) {
@@ -157,7 +157,7 @@ fn check_associations(elements: &[Element]) -> Result<(), UdiError> {
         for alternatives in &definition.requires {
             let met = alternatives
                 .iter()
-                .any(|group| group.iter().all(|pattern| present(pattern, "")));
+                .any(|group| group.iter().all(|pattern| present(pattern)));
             if !met {
                 let needed: Vec<String> = alternatives
                     .iter()
@@ -313,7 +313,8 @@ fn parse_digital_link(input: &str, this_year: i64) -> Result<Vec<Element>, UdiEr
     let candidates: Vec<usize> = (0..segments.len())
         .filter(|&k| segments[k].1 == "01")
         .collect();
-    let mut first_error = None;
+    // When none reads, the error is the last candidate's: the one the path most likely meant.
+    let mut last_error = None;
     let mut chosen = None;
     for &k in candidates.iter().rev() {
         match key_path(input, &segments[k..], this_year) {
@@ -322,11 +323,11 @@ fn parse_digital_link(input: &str, this_year: i64) -> Result<Vec<Element>, UdiEr
                 break;
             }
             Err(e) => {
-                first_error.get_or_insert(e);
+                last_error.get_or_insert(e);
             }
         }
     }
-    let mut elements = match (chosen, first_error) {
+    let mut elements = match (chosen, last_error) {
         (Some(elements), _) => elements,
         (None, Some(e)) => return Err(e),
         (None, None) => {
