@@ -77,6 +77,15 @@ fn the_readme_tour_runs_as_written_in_an_empty_folder() {
             String::from_utf8_lossy(&output.stderr)
         );
     }
+    // What the tour says happened, happened: the signed shift had no bad line, and the label
+    // audit has one parsed row per printed label.
+    let read = |name: &str| std::fs::read_to_string(dir.path().join(name)).unwrap();
+    assert_eq!(read("bad.ndjson"), "");
+    let labels = read("labels.txt");
+    let rows = read("labels.csv");
+    assert!(labels.lines().count() > 100);
+    assert_eq!(rows.lines().count(), labels.lines().count() + 1);
+    assert!(rows.lines().skip(1).all(|row| row.contains(",true,")));
 }
 
 #[test]
