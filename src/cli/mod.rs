@@ -8,6 +8,7 @@
 mod demo;
 mod output;
 mod trust;
+mod udi;
 
 use clap::{Args, Parser, Subcommand};
 use std::io::{BufRead, BufReader, Write};
@@ -30,41 +31,92 @@ pub const EXIT_ENVIRONMENT: u8 = 3;
 #[command(
     name = "traceledger",
     version,
-    about = "Append-only, hash-chained traceability ledger for medical-device production records"
+    about = "Append-only, hash-chained traceability ledger for medical-device production records",
+    after_help = "\
+Exit codes: 0 ok, 1 integrity failure, 2 bad input or usage (a missing, unreadable or empty
+input file included), 3 I/O or environment.
+
+Examples:
+  traceledger demo
+  traceledger init --simulation && traceledger simulate --units 200 | traceledger ingest -
+  traceledger dhr IP00000006"
 )]
 pub struct Cli {
-    #[command(flatten)]
-    ledger: LedgerArg,
+    /// The ledger file, for the commands that open one (it may also follow the command)
+    /// [env: TRACELEDGER_LEDGER] [default: traceledger.db]
+    #[arg(long, value_name = "PATH")]
+    ledger: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
 
+/// `--ledger` of a command that opens a ledger.
 #[derive(Debug, Args)]
 struct LedgerArg {
-    /// The ledger file
-    #[arg(
-        long,
-        global = true,
-        env = "TRACELEDGER_LEDGER",
-        default_value = "traceledger.db"
-    )]
-    ledger: PathBuf,
+    /// The ledger file [env: TRACELEDGER_LEDGER] [default: traceledger.db]
+    #[arg(long = "ledger", value_name = "PATH")]
+    path: Option<PathBuf>,
+}
+
+/// The ledger a command opens: `--ledger` after the command, else before it, else
+/// `TRACELEDGER_LEDGER`, else `traceledger.db`.
+fn ledger_path(before: &Option<PathBuf>, after: LedgerArg) -> PathBuf {
+    after
+        .path
+        .or_else(|| before.clone())
+        .or_else(|| {
+            std::env::var_os("TRACELEDGER_LEDGER")
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        })
+        .unwrap_or_else(|| PathBuf::from("traceledger.db"))
+}
+
+/// Opens the ledger, saying so plainly when the path is a folder (SQLite would say only
+/// "unable to open database file").
+pub(crate) fn open_store(ledger: &Path) -> Result<Store, CliError> {
+    if ledger.is_dir() {
+        return Err(CliError::Usage(format!(
+            "{} is a folder, not a ledger file: give the ledger's file, e.g. --ledger {}",
+            ledger.display(),
+            ledger.join("traceledger.db").display()
+        )));
+    }
+    Ok(Store::open(ledger)?)
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Create a ledger: its signing key, the genesis (first site and admin) and the first
     /// checkpoint (refuses to overwrite anything)
-    Init(trust::InitArgs),
+    #[command(after_help = "Examples:
+  traceledger init --simulation
+  traceledger --ledger real.db init --site GAL --site-name \"Galway Operations\" --timezone Europe/Dublin \\
+      --admin p-0001 --admin-name \"Aoife Byrne\" --admin-key admin.key.pub --admin-key-id k-0001")]
+    Init {
+        #[command(flatten)]
+        ledger: LedgerArg,
+        #[command(flatten)]
+        args: trust::InitArgs,
+    },
     /// Make or show Ed25519 keys
+    #[command(after_help = "Examples:
+  traceledger keys new --out admin.key
+  traceledger keys show admin.key.pub")]
     Keys {
         #[command(subcommand)]
         command: trust::KeysCommand,
     },
     /// Add an electronic signature to each event of an NDJSON stream (to standard output)
+    #[command(after_help = "Example:
+  traceledger sign --key qa.key --key-id k-p-GAL-06 --signer p-GAL-06 --meaning released \\
+      --types unit.released shift.ndjson > signed.ndjson")]
     Sign(trust::SignArgs),
     /// Sign a checkpoint (tree size and root) of the ledger as it stands, and keep it
+    #[command(after_help = "Example:\n  traceledger checkpoint --out cp-1.txt")]
     Checkpoint {
+        #[command(flatten)]
+        ledger: LedgerArg,
         /// Write the checkpoint here instead of standard output
         #[arg(long)]
         out: Option<PathBuf>,
@@ -73,15 +125,50 @@ enum Command {
         ledger_key: Option<PathBuf>,
     },
     /// Print a Merkle inclusion proof of a record, or a consistency proof of two checkpoints
-    Prove(trust::ProveArgs),
+    #[command(after_help = "Examples:
+  traceledger prove 1000 --checkpoint cp-2.txt
+  traceledger prove --consistency cp-1.txt cp-2.txt")]
+    Prove {
+        #[command(flatten)]
+        ledger: LedgerArg,
+        #[command(flatten)]
+        args: trust::ProveArgs,
+    },
     /// Sign the DHR of a unit or lot as it stands: prints the signed approval for `ingest`
-    Approve(trust::ApproveArgs),
+    #[command(after_help = "Example:
+  traceledger approve IP00000006 --key qa.key --key-id k-p-GAL-06 --signer p-GAL-06 > approval.ndjson")]
+    Approve {
+        #[command(flatten)]
+        ledger: LedgerArg,
+        #[command(flatten)]
+        args: trust::ApproveArgs,
+    },
     /// Write an auditor bundle: a unit's DHR records with proofs and a signed checkpoint
-    Export(trust::ExportArgs),
+    #[command(
+        after_help = "Example:\n  traceledger export IP00000006 --bundle IP00000006.bundle.json"
+    )]
+    Export {
+        #[command(flatten)]
+        ledger: LedgerArg,
+        #[command(flatten)]
+        args: trust::ExportArgs,
+    },
     /// Verify an auditor bundle offline, with only the ledger's public key, and print its DHR
+    #[command(after_help = "Example:
+  traceledger verify-bundle IP00000006.bundle.json --ledger-key traceledger.db.key.pub")]
     VerifyBundle(trust::VerifyBundleArgs),
     /// Record the events of an NDJSON file (or - for stdin), all or nothing
+    #[command(after_help = "\
+A missing, unreadable or empty input exits 2, as does any bad line (each reported as
+FILE:LINE: reason).
+
+Examples:
+  traceledger ingest plant.ndjson
+  traceledger simulate --units 50 | traceledger ingest -
+  traceledger ingest shift.ndjson --rejects bad.ndjson")]
     Ingest {
+        #[command(flatten)]
+        ledger: LedgerArg,
         /// NDJSON input, one event per line; - reads standard input
         input: String,
         /// Record the good lines and write each bad line with its reason to this file
@@ -96,7 +183,13 @@ enum Command {
         quiet: bool,
     },
     /// Check every record's hash and link; exit 1 at the first broken one
+    #[command(after_help = "Examples:
+  traceledger verify
+  traceledger verify --json --derived
+  traceledger verify --ledger-key traceledger.db.key.pub --checkpoint cp-1.txt --checkpoint cp-2.txt")]
     Verify {
+        #[command(flatten)]
+        ledger: LedgerArg,
         /// Print the result as JSON
         #[arg(long)]
         json: bool,
@@ -118,8 +211,14 @@ enum Command {
         #[arg(long)]
         strict_signatures: bool,
     },
-    /// List records
+    /// List records: seq, when it happened (occurred_at), type, what it is about, key fields
+    #[command(after_help = "Examples:
+  traceledger log --entity IP00000006
+  traceledger log --type step.completed --from 1000 --limit 20
+  traceledger log --json --limit 5")]
     Log {
+        #[command(flatten)]
+        ledger: LedgerArg,
         /// Only records of this type (repeatable)
         #[arg(long = "type", value_name = "TYPE")]
         types: Vec<String>,
@@ -140,8 +239,14 @@ enum Command {
         json: bool,
     },
     /// Recompute every derived table from the records alone
-    Rebuild,
+    #[command(after_help = "Example:\n  traceledger rebuild")]
+    Rebuild {
+        #[command(flatten)]
+        ledger: LedgerArg,
+    },
     /// Write a realistic, valid event stream of a simulated plant to stdout
+    #[command(after_help = "Example (its genesis is made by `init --simulation`):
+  traceledger simulate --units 200 --seed 7 > plant.ndjson")]
     Simulate {
         /// Finished devices to make
         #[arg(long, default_value_t = 100)]
@@ -163,7 +268,12 @@ enum Command {
         instruments: u32,
     },
     /// The audit trail: who did what and when, corrections beside what they correct
+    #[command(after_help = "Examples:
+  traceledger audit --actor p-GAL-06 --csv
+  traceledger audit --entity IP00000006 --since 2026-01-05T00:00:00Z")]
     Audit {
+        #[command(flatten)]
+        ledger: LedgerArg,
         /// Only records that name this entity
         #[arg(long, value_name = "ID")]
         entity: Option<String>,
@@ -191,7 +301,12 @@ enum Command {
     },
     /// Plant KPIs by site, product and month: started, released, scrapped, right-first-time,
     /// first-pass yield per operation, release cycle time, open nonconformances
+    #[command(after_help = "Examples:
+  traceledger kpi --period 2026-01
+  traceledger kpi --site GAL --period 2026 --json")]
     Kpi {
+        #[command(flatten)]
+        ledger: LedgerArg,
         /// Only this site
         #[arg(long)]
         site: Option<String>,
@@ -199,7 +314,7 @@ enum Command {
         #[arg(long)]
         product: Option<String>,
         /// Only units started in this month (YYYY-MM) or year (YYYY)
-        #[arg(long)]
+        #[arg(long, value_parser = parse_period)]
         period: Option<String>,
         /// Print as JSON
         #[arg(long)]
@@ -211,11 +326,12 @@ enum Command {
     },
     /// Review by exception: units and lots awaiting release, or released with exceptions,
     /// with their exceptions by kind and whether they are dispositioned
-    ///
-    /// Examples:
-    ///   traceledger review --status awaiting --site GAL
-    ///   traceledger review --period 2026-11 --csv > review.csv
+    #[command(after_help = "Examples:
+  traceledger review --status awaiting --site GAL
+  traceledger review --period 2026-11 --csv > review.csv")]
     Review {
+        #[command(flatten)]
+        ledger: LedgerArg,
         /// Only this site
         #[arg(long)]
         site: Option<String>,
@@ -235,9 +351,17 @@ enum Command {
         #[arg(long)]
         csv: bool,
     },
-    /// The Device History Record of a unit or lot (by serial, lot or UDI in any form), with its exceptions
+    /// The Device History Record of a unit or lot, by serial, lot or UDI in any printed or
+    /// scanned form, with its exceptions
+    #[command(after_help = "Examples:
+  traceledger dhr IP00000006
+  traceledger dhr IP00000006 --html > IP00000006.html
+  traceledger dhr '(01)05391234000207(21)IP00000006' --json")]
     Dhr {
-        /// The unit's serial, the lot, or a UDI as printed or scanned
+        #[command(flatten)]
+        ledger: LedgerArg,
+        /// The unit's serial, the lot of a lot-controlled product, or a UDI as printed or
+        /// scanned (GS1, GS1 Digital Link, HIBCC, ISBT 128)
         unit: String,
         /// Print the record as JSON (stable field names, see docs/dhr.md)
         #[arg(long, conflicts_with = "html")]
@@ -247,11 +371,16 @@ enum Command {
         html: bool,
     },
     /// Genealogy of a unit or lot: what went into it (--backward) or where it went (--forward)
+    #[command(after_help = "Examples:
+  traceledger trace L-GAL-000001 --forward
+  traceledger trace IP00000006 --backward --json")]
     Trace {
+        #[command(flatten)]
+        ledger: LedgerArg,
         /// A serial, a lot, or a UDI in any form
         id: String,
         /// What went into it: components, materials, lots back to their suppliers
-        #[arg(long, conflicts_with = "forward", required_unless_present = "forward")]
+        #[arg(long, conflicts_with = "forward")]
         backward: bool,
         /// Where it went: every unit and lot containing it, releases, shipments, customers
         #[arg(long)]
@@ -274,12 +403,16 @@ enum Command {
         #[arg(long, requires = "forward", conflicts_with = "backward")]
         csv: bool,
     },
-    /// Unique Device Identifiers
+    /// Unique Device Identifiers: read one, or a file of them (GS1, HIBCC, ISBT 128)
+    #[command(after_help = "Examples:
+  traceledger udi parse '(01)09506000134352(17)201225(10)ABC123'
+  traceledger udi parse - --csv < labels.txt > labels.csv")]
     Udi {
         #[command(subcommand)]
         action: UdiCommand,
     },
     /// Build a demo ledger from a simulated plant, verify it, and show what to look at
+    #[command(after_help = "Example:\n  traceledger demo --dir demo-ledger --units 500")]
     Demo {
         /// Folder to create for the demo
         #[arg(long, default_value = "demo-ledger")]
@@ -295,13 +428,27 @@ enum Command {
 
 #[derive(Debug, Subcommand)]
 enum UdiCommand {
-    /// Parse a UDI (GS1 element string, raw scanner data with GS separators, or Digital Link)
+    /// Parse a UDI: GS1 (element string in parentheses, raw scanner data with GS separators,
+    /// or Digital Link), HIBCC (HIBC LIC) or ICCBBA ISBT 128; or, with -, one UDI a line from
+    /// standard input
+    #[command(after_help = "\
+With - each line of standard input is one UDI, and each gives one result line, in order, with
+its line number: NDJSON {\"line\",\"input\",\"ok\",\"udi\"|\"error\"} (or CSV with --csv). Exit 0
+when every line parsed, 2 when any did not (every line's result is written either way).
+
+Examples:
+  traceledger udi parse '(01)09506000134352(17)201225(10)ABC123'
+  traceledger udi parse --json '+A99912345/$$52001510X3/16D20111212/S77DE1G45-'
+  traceledger udi parse - --csv < labels.txt > labels.csv")]
     Parse {
-        /// The UDI as printed or scanned
+        /// The UDI as printed or scanned; - reads one UDI a line from standard input
         input: String,
-        /// Print the result as JSON
-        #[arg(long)]
+        /// Print the result as JSON (with -, NDJSON, which is the default there)
+        #[arg(long, conflicts_with = "csv")]
         json: bool,
+        /// Print CSV (RFC 4180) with a header row, one row per UDI
+        #[arg(long)]
+        csv: bool,
     },
 }
 
@@ -391,9 +538,9 @@ impl CliError {
             CliError::DeviceHistory(e) => exit_code_of(e.kind()),
             CliError::Subject(e) => exit_code_of(e.kind()),
             CliError::Review(e) => exit_code_of(e.kind()),
-            CliError::Ingest(IngestError::Read { source, .. })
-                if source.kind() == std::io::ErrorKind::NotFound =>
-            {
+            // A missing input file and an unreadable one are the same mistake on the command
+            // line: exit 2 for both.
+            CliError::Ingest(IngestError::Read { source, .. }) if is_input_mistake(source) => {
                 EXIT_BAD_INPUT
             }
             CliError::Io { source, .. } if source.kind() == std::io::ErrorKind::BrokenPipe => {
@@ -419,6 +566,27 @@ impl CliError {
     }
 }
 
+/// `kpi --period`: a month `YYYY-MM` (01 to 12) or a year `YYYY`.
+fn parse_period(text: &str) -> Result<String, String> {
+    let bad = || format!("{text:?} is not a period: a month YYYY-MM (01 to 12) or a year YYYY");
+    let (year, month) = match text.split_once('-') {
+        Some((year, month)) => (year, Some(month)),
+        None => (text, None),
+    };
+    if year.len() != 4 || !year.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad());
+    }
+    if let Some(month) = month {
+        let ok = month.len() == 2
+            && month.bytes().all(|b| b.is_ascii_digit())
+            && (1..=12).contains(&month.parse::<u32>().unwrap_or(0));
+        if !ok {
+            return Err(bad());
+        }
+    }
+    Ok(text.to_owned())
+}
+
 /// `SEQ:HASH` as `verify --json` prints a head (seq, 64 hex digits).
 fn parse_kept_head(text: &str) -> Result<(u64, traceledger::chain::RecordHash), String> {
     let (seq, hash) = text
@@ -430,6 +598,28 @@ fn parse_kept_head(text: &str) -> Result<(u64, traceledger::chain::RecordHash), 
     let hash = traceledger::chain::RecordHash::from_hex(hash)
         .ok_or_else(|| format!("{hash:?} is not a hash (64 hex digits)"))?;
     Ok((seq, hash))
+}
+
+/// An input file named on the command line that is missing, unreadable or a folder.
+fn is_input_mistake(source: &std::io::Error) -> bool {
+    use std::io::ErrorKind;
+    matches!(
+        source.kind(),
+        ErrorKind::NotFound | ErrorKind::PermissionDenied | ErrorKind::IsADirectory
+    )
+}
+
+/// Reading an input file named on the command line failed: exit 2 when it is missing,
+/// unreadable or a folder (as for `ingest`), 3 for other I/O errors.
+pub(crate) fn input_error(name: &str, source: std::io::Error) -> CliError {
+    if is_input_mistake(&source) {
+        CliError::Usage(format!("cannot read {name}: {source}"))
+    } else {
+        CliError::Io {
+            what: format!("read {name}"),
+            source,
+        }
+    }
 }
 
 pub(crate) fn stdout_error(source: std::io::Error) -> CliError {
@@ -444,23 +634,28 @@ pub(crate) fn stdout_error(source: std::io::Error) -> CliError {
 /// # Errors
 /// Whatever the command fails with; [`CliError::exit_code`] says how to exit.
 pub fn run(cli: Cli) -> Result<(), CliError> {
-    let ledger = cli.ledger.ledger;
+    let before = cli.ledger;
     match cli.command {
-        Command::Init(args) => trust::init(&ledger, args),
+        Command::Init { ledger, args } => trust::init(&ledger_path(&before, ledger), args),
         Command::Keys { command } => trust::keys(command),
         Command::Sign(args) => trust::sign(args),
-        Command::Checkpoint { out, ledger_key } => trust::checkpoint(&ledger, ledger_key, out),
-        Command::Prove(args) => trust::prove(&ledger, args),
-        Command::Export(args) => trust::export(&ledger, args),
-        Command::Approve(args) => trust::approve(&ledger, args),
+        Command::Checkpoint {
+            ledger,
+            out,
+            ledger_key,
+        } => trust::checkpoint(&ledger_path(&before, ledger), ledger_key, out),
+        Command::Prove { ledger, args } => trust::prove(&ledger_path(&before, ledger), args),
+        Command::Export { ledger, args } => trust::export(&ledger_path(&before, ledger), args),
+        Command::Approve { ledger, args } => trust::approve(&ledger_path(&before, ledger), args),
         Command::VerifyBundle(args) => trust::verify_bundle(args),
         Command::Ingest {
+            ledger,
             input,
             rejects,
             commit_every,
             quiet,
         } => {
-            let mut store = Store::open(&ledger)?;
+            let mut store = open_store(&ledger_path(&before, ledger))?;
             let options = IngestOptions {
                 rejects,
                 commit_every,
@@ -469,6 +664,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             finish_ingest(&input, &summary)
         }
         Command::Verify {
+            ledger,
             json,
             derived,
             expect_heads,
@@ -486,11 +682,14 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
                     verify::signatures::Mode::Batch
                 },
             };
-            let mut store = Store::open(&ledger)?;
+            let ledger = ledger_path(&before, ledger);
+            let mut store = open_store(&ledger)?;
+            trust::check_origins(&store, &options.held)?;
             let report = verify::verify_with_trust(&mut store, derived, &options)?;
             print_verify(&report, json)
         }
         Command::Log {
+            ledger,
             types,
             entity,
             from,
@@ -498,7 +697,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             limit,
             json,
         } => {
-            let store = Store::open(&ledger)?;
+            let store = open_store(&ledger_path(&before, ledger))?;
             let entity = entity
                 .map(|input| entity_named(&store, input))
                 .transpose()?;
@@ -512,8 +711,8 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             };
             output::print_log(&store, &filter, json)
         }
-        Command::Rebuild => {
-            let mut store = Store::open(&ledger)?;
+        Command::Rebuild { ledger } => {
+            let mut store = open_store(&ledger_path(&before, ledger))?;
             let count = store.rebuild_derived(|event| {
                 serde_json::from_str(event)
                     .map(|value| traceledger::event::entity_refs(&value))
@@ -547,9 +746,28 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         }
         Command::Demo { dir, units, seed } => demo::run(&dir, units, seed),
         Command::Udi {
-            action: UdiCommand::Parse { input, json },
-        } => output::print_udi(&input, json),
+            action: UdiCommand::Parse { input, json, csv },
+        } => {
+            if input == "-" {
+                udi::parse_stdin(csv)
+            } else if csv {
+                let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+                let counts =
+                    udi::parse_batch(&mut input.as_bytes(), "the argument", &mut out, true)?;
+                out.flush().map_err(stdout_error)?;
+                if counts.failed > 0 {
+                    Err(CliError::Rejected(
+                        "not a valid UDI (its error is in the output)".to_owned(),
+                    ))
+                } else {
+                    Ok(())
+                }
+            } else {
+                udi::print_one(&input, json)
+            }
+        }
         Command::Audit {
+            ledger,
             entity,
             actor,
             types,
@@ -559,7 +777,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             csv,
             json,
         } => {
-            let store = Store::open(&ledger)?;
+            let store = open_store(&ledger_path(&before, ledger))?;
             let entity = entity
                 .map(|input| entity_named(&store, input))
                 .transpose()?;
@@ -578,13 +796,14 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             output::print_audit(&store, &query, csv, json)
         }
         Command::Kpi {
+            ledger,
             site,
             product,
             period,
             json,
             from_log,
         } => {
-            let store = Store::open(&ledger)?;
+            let store = open_store(&ledger_path(&before, ledger))?;
             let query = traceledger::kpi::KpiQuery {
                 site,
                 product,
@@ -607,6 +826,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
                 .map_err(stdout_error)
         }
         Command::Review {
+            ledger,
             site,
             product,
             period,
@@ -614,7 +834,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             json,
             csv,
         } => {
-            let store = Store::open(&ledger)?;
+            let store = open_store(&ledger_path(&before, ledger))?;
             let query = traceledger::review::ReviewQuery {
                 site,
                 product,
@@ -640,8 +860,13 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
                 .write_all(text.as_bytes())
                 .map_err(stdout_error)
         }
-        Command::Dhr { unit, json, html } => {
-            let store = Store::open(&ledger)?;
+        Command::Dhr {
+            ledger,
+            unit,
+            json,
+            html,
+        } => {
+            let store = open_store(&ledger_path(&before, ledger))?;
             let history = device_history::device_history_of(&store, &unit)?;
             let text = if json {
                 serde_json::to_string(&history).map_err(|e| CliError::Usage(e.to_string()))? + "\n"
@@ -656,16 +881,22 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
                 .map_err(stdout_error)
         }
         Command::Trace {
+            ledger,
             id,
             backward,
-            forward: _,
+            forward,
             from_log,
             json,
             dot,
             mermaid,
             csv,
         } => {
-            let store = Store::open(&ledger)?;
+            if !backward && !forward {
+                return Err(CliError::Usage(format!(
+                    "trace {id}: choose --backward (what went into it) or --forward (where it went)"
+                )));
+            }
+            let store = open_store(&ledger_path(&before, ledger))?;
             let trace = if backward {
                 genealogy::backward(&store, &id)?
             } else if from_log {
@@ -754,6 +985,11 @@ pub(crate) fn finish_ingest(input_name: &str, summary: &IngestSummary) -> Result
     } else {
         input_name
     };
+    if summary.lines == 0 {
+        return Err(CliError::Usage(format!(
+            "{shown_name} is empty: no events to ingest"
+        )));
+    }
     let mut stderr = std::io::stderr().lock();
     for bad in &summary.rejections {
         let _ = writeln!(stderr, "{shown_name}:{}: {}", bad.line, bad.rejection);

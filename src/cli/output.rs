@@ -63,35 +63,72 @@ pub fn key_fields(event: &Value) -> String {
     text
 }
 
-/// Prints records as a table, or as NDJSON of full records with `json`.
+/// The fields of `data` that name what a record is about, most specific first: a step's unit,
+/// a lot's disposition's lot, a role's person.
+const ABOUT_FIELDS: &[&str] = &[
+    "unit",
+    "lot",
+    "work_order",
+    "ncr",
+    "complaint",
+    "equipment",
+    "key",
+    "person",
+    "routing",
+    "product",
+    "change",
+    "area",
+    "site",
+    "corrects",
+];
+
+/// The entity a record is about (see [`ABOUT_FIELDS`]), or `-`.
+pub fn about(event: &Value) -> &str {
+    let data = event.get("data");
+    ABOUT_FIELDS
+        .iter()
+        .find_map(|field| data.and_then(|d| d.get(*field)).and_then(Value::as_str))
+        .unwrap_or("-")
+}
+
+/// Prints records as a table, or as NDJSON of full records with `json`. When nothing matches,
+/// says so on standard error (and prints no table header).
 pub fn print_log(store: &Store, filter: &LogFilter, json: bool) -> Result<(), CliError> {
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let mut write_error = None;
-    if !json {
-        writeln!(
-            out,
-            "{:>8}  {:<27}  {:<28}  {:<28}  key fields",
-            "seq", "recorded_at", "type", "id"
-        )
-        .map_err(stdout_error)?;
-    }
+    let mut rows = 0u64;
     store.for_each_logged(filter, |record, event_type| {
         let written = if json {
             writeln!(out, "{}", record.to_json())
         } else {
             let event: Value = serde_json::from_str(&record.event).unwrap_or(Value::Null);
-            let id = event.get("id").and_then(Value::as_str).unwrap_or("?");
-            writeln!(
-                out,
-                "{:>8}  {:<27}  {:<28}  {:<28}  {}",
-                record.seq,
-                record.recorded_at,
-                event_type,
-                id,
-                key_fields(&event)
-            )
+            let header = if rows == 0 {
+                writeln!(
+                    out,
+                    "{:>8}  {:<29}  {:<28}  {:<20}  {:<27}  key fields",
+                    "seq", "occurred_at", "type", "about", "recorded_at"
+                )
+            } else {
+                Ok(())
+            };
+            header.and_then(|()| {
+                writeln!(
+                    out,
+                    "{:>8}  {:<29}  {:<28}  {:<20}  {:<27}  {}",
+                    record.seq,
+                    event
+                        .get("occurred_at")
+                        .and_then(Value::as_str)
+                        .unwrap_or("?"),
+                    event_type,
+                    about(&event),
+                    record.recorded_at,
+                    key_fields(&event)
+                )
+            })
         };
+        rows += 1;
         match written {
             Ok(()) => ControlFlow::Continue(()),
             Err(e) => {
@@ -103,7 +140,33 @@ pub fn print_log(store: &Store, filter: &LogFilter, json: bool) -> Result<(), Cl
     if let Some(e) = write_error {
         return Err(stdout_error(e));
     }
-    out.flush().map_err(stdout_error)
+    out.flush().map_err(stdout_error)?;
+    if rows == 0 {
+        eprintln!("{}", nothing_matched(filter));
+    }
+    Ok(())
+}
+
+/// "no record names entity X" and the like.
+fn nothing_matched(filter: &LogFilter) -> String {
+    let mut conditions = Vec::new();
+    if let Some(entity) = &filter.entity {
+        conditions.push(format!("names {entity}"));
+    }
+    if !filter.types.is_empty() {
+        conditions.push(format!("is of type {}", filter.types.join(" or ")));
+    }
+    match (filter.from_seq, filter.to_seq) {
+        (Some(from), Some(to)) => conditions.push(format!("has a seq from {from} to {to}")),
+        (Some(from), None) => conditions.push(format!("has a seq from {from} on")),
+        (None, Some(to)) => conditions.push(format!("has a seq up to {to}")),
+        (None, None) => {}
+    }
+    if conditions.is_empty() {
+        "no records: the ledger is empty".to_owned()
+    } else {
+        format!("no records match: none {}", conditions.join(" and "))
+    }
 }
 
 /// `verify --json`: one object, stable keys.
@@ -131,47 +194,6 @@ pub fn verify_json(report: &VerifyReport) -> Value {
     })
 }
 
-/// `udi parse`: the fields for a person, or JSON; a bad UDI shows where it breaks.
-pub fn print_udi(input: &str, json: bool) -> Result<(), CliError> {
-    let udi = traceledger::udi::parse(input).map_err(|e| {
-        // Show the input with a caret under the position (GS shown as a visible symbol).
-        let shown: String = input
-            .chars()
-            .map(|c| if c.is_control() { '\u{241d}' } else { c })
-            .collect();
-        CliError::Usage(format!(
-            "invalid UDI: {e}\n  {shown}\n  {}^",
-            " ".repeat(e.position)
-        ))
-    })?;
-    if json {
-        let value = serde_json::to_value(&udi).map_err(|e| CliError::Usage(e.to_string()))?;
-        println!("{value}");
-        return Ok(());
-    }
-    let or_dash = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".to_owned());
-    println!("agency:          {}", udi.agency);
-    println!("device id (DI):  {}", udi.device_identifier);
-    println!("lot:             {}", or_dash(&udi.lot));
-    println!("serial:          {}", or_dash(&udi.serial));
-    println!("expiry:          {}", or_dash(&udi.expiry));
-    println!("manufactured:    {}", or_dash(&udi.manufactured));
-    if let Some(din) = &udi.donation_identification_number {
-        println!("donation (DIN):  {din}");
-    }
-    // ISBT 128 data identifiers are shown as printed on the label, before their data.
-    let elements: Vec<String> = udi
-        .elements
-        .iter()
-        .map(|(identifier, value)| match udi.agency {
-            traceledger::udi::Agency::Iccbba => format!("{identifier}{value}"),
-            _ => format!("({identifier}) {value}"),
-        })
-        .collect();
-    println!("elements:        {}", elements.join("  "));
-    Ok(())
-}
-
 /// `audit`: a table for people, CSV or NDJSON for machines; streamed, so any size prints in
 /// flat memory.
 pub fn print_audit(
@@ -193,11 +215,17 @@ pub fn print_audit(
             "seq", "recorded_at", "occurred_at", "type", "actor"
         ))
     };
-    if let Some(header) = header {
-        writeln!(out, "{header}").map_err(stdout_error)?;
-    }
+    // The header is written with the first entry (or at the end when there is none), so a
+    // query that fails (a bad --since) prints only its error.
+    let mut header = header;
     let mut write_error = None;
     audit_trail(store, query, &mut |entry| {
+        if let Some(header) = header.take()
+            && let Err(e) = writeln!(out, "{header}")
+        {
+            write_error = Some(e);
+            return ControlFlow::Break(());
+        }
         let written = if csv {
             writeln!(out, "{}", csv_row(entry))
         } else if json {
@@ -244,6 +272,9 @@ pub fn print_audit(
     })?;
     if let Some(e) = write_error {
         return Err(stdout_error(e));
+    }
+    if let Some(header) = header {
+        writeln!(out, "{header}").map_err(stdout_error)?;
     }
     out.flush().map_err(stdout_error)
 }

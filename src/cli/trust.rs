@@ -57,12 +57,25 @@ pub struct InitArgs {
 #[derive(Debug, Subcommand)]
 pub enum KeysCommand {
     /// Make an Ed25519 key: FILE (PKCS#8 PEM, mode 0600) and FILE.pub
+    #[command(
+        after_help = "Examples:\n  traceledger keys new --out admin.key\n  traceledger keys new --out qa.key --simulated k-p-GAL-06   # the simulated plant's key k-p-GAL-06"
+    )]
     New {
-        #[arg(long)]
+        /// Where to write the private key; the public key goes to FILE.pub
+        #[arg(long, value_name = "FILE")]
         out: PathBuf,
+        /// Instead of a random key, write the well-known key KEY_ID of `simulate`'s plant (its
+        /// seed is SHA-256 of "traceledger-simulate:KEY_ID"): for the tour and tests, never for
+        /// real use
+        #[arg(long, value_name = "KEY_ID")]
+        simulated: Option<String>,
     },
     /// Print a key file's key id and public key
-    Show { file: PathBuf },
+    #[command(after_help = "Example:\n  traceledger keys show admin.key.pub")]
+    Show {
+        /// A private or public key file
+        file: PathBuf,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -132,6 +145,10 @@ pub fn default_ledger_key(ledger: &Path) -> PathBuf {
 }
 
 pub fn init(ledger: &Path, args: InitArgs) -> Result<(), CliError> {
+    if ledger.is_dir() {
+        // The same words as every other command's (open_store).
+        return super::open_store(ledger).map(|_| ());
+    }
     let spec = if args.simulation {
         traceledger::simulate::genesis_spec()
     } else {
@@ -183,8 +200,11 @@ fn now() -> String {
 
 pub fn keys(command: KeysCommand) -> Result<(), CliError> {
     match command {
-        KeysCommand::New { out } => {
-            let key = keys::generate()?;
+        KeysCommand::New { out, simulated } => {
+            let key = match simulated {
+                Some(key_id) => traceledger::simulate::simulated_key(&key_id),
+                None => keys::generate()?,
+            };
             let public = keys::write_key_pair(&key, &out)?;
             println!("private key {} (mode 0600)", out.display());
             println!("public key  {}", public.display());
@@ -217,19 +237,14 @@ pub fn sign(args: SignArgs) -> Result<(), CliError> {
     let (name, reader): (String, Box<dyn BufRead>) = if args.input == "-" {
         ("<stdin>".to_owned(), Box::new(std::io::stdin().lock()))
     } else {
-        let file = std::fs::File::open(&args.input).map_err(|source| CliError::Io {
-            what: format!("open {}", args.input),
-            source,
-        })?;
+        let file = std::fs::File::open(&args.input)
+            .map_err(|source| super::input_error(&args.input, source))?;
         (args.input.clone(), Box::new(std::io::BufReader::new(file)))
     };
     let mut out = Vec::new();
     let (mut signed, mut passed) = (0u64, 0u64);
     for (index, line) in reader.lines().enumerate() {
-        let line = line.map_err(|source| CliError::Io {
-            what: format!("read {name}"),
-            source,
-        })?;
+        let line = line.map_err(|source| super::input_error(&name, source))?;
         let text = line.trim_start_matches('\u{feff}').trim_end_matches('\r');
         if text.trim().is_empty() {
             continue;
@@ -257,6 +272,11 @@ pub fn sign(args: SignArgs) -> Result<(), CliError> {
         serde_json::to_writer(&mut out, &event).map_err(|e| stdout_error(e.into()))?;
         out.push(b'\n');
     }
+    if signed + passed == 0 {
+        return Err(CliError::Usage(format!(
+            "{name} is empty: no events to sign"
+        )));
+    }
     let mut stdout = std::io::stdout().lock();
     stdout.write_all(&out).map_err(stdout_error)?;
     stdout.flush().map_err(stdout_error)?;
@@ -278,7 +298,7 @@ pub fn checkpoint(
     key_path: Option<PathBuf>,
     out: Option<PathBuf>,
 ) -> Result<(), CliError> {
-    let mut store = Store::open(ledger)?;
+    let mut store = super::open_store(ledger)?;
     let identity = ledger_identity(&store)?;
     let key_path = key_path.unwrap_or_else(|| default_ledger_key(ledger));
     let key = keys::read_signing_key(&key_path)?;
@@ -311,23 +331,26 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
 }
 
 /// Reads a checkpoint file and opens it with the ledger's key.
-fn read_checkpoint(path: &Path, key: &VerifyingKey) -> Result<(String, Checkpoint), CliError> {
-    let note = std::fs::read_to_string(path).map_err(|source| CliError::Io {
-        what: format!("read {}", path.display()),
-        source,
-    })?;
+fn read_checkpoint(
+    path: &Path,
+    identity: &genesis::Identity,
+) -> Result<(String, Checkpoint), CliError> {
+    let key = &identity.public_key;
+    let note = std::fs::read_to_string(path)
+        .map_err(|source| super::input_error(&path.display().to_string(), source))?;
+    check_origin(&path.display().to_string(), &note, &identity.origin)?;
     let checkpoint = checkpoint::open(&note, key)
         .map_err(|e| CliError::Integrity(format!("{}: {e}", path.display())))?;
     Ok((note, checkpoint))
 }
 
 pub fn prove(ledger: &Path, args: ProveArgs) -> Result<(), CliError> {
-    let store = Store::open(ledger)?;
+    let store = super::open_store(ledger)?;
     let identity = ledger_identity(&store)?;
     let head = store.head()?.map_or(0, |h| h.seq);
     if let [old, new] = args.consistency.as_slice() {
-        let (_, old) = read_checkpoint(old, &identity.public_key)?;
-        let (_, new) = read_checkpoint(new, &identity.public_key)?;
+        let (_, old) = read_checkpoint(old, &identity)?;
+        let (_, new) = read_checkpoint(new, &identity)?;
         if new.tree_size > head {
             return Err(CliError::Integrity(format!(
                 "checkpoint of {} records, but the ledger holds {head}: cut short",
@@ -353,8 +376,13 @@ pub fn prove(ledger: &Path, args: ProveArgs) -> Result<(), CliError> {
         );
     }
     let seq = args.seq.unwrap_or(0);
+    if seq == 0 || seq > head {
+        return Err(CliError::Usage(format!(
+            "there is no record {seq}: the ledger holds records 1 to {head}"
+        )));
+    }
     let (note, checkpoint) = match &args.checkpoint {
-        Some(path) => read_checkpoint(path, &identity.public_key)?,
+        Some(path) => read_checkpoint(path, &identity)?,
         None => {
             let kept = store
                 .checkpoints()?
@@ -446,6 +474,29 @@ fn print_proof(json: bool, value: Value) -> Result<(), CliError> {
 }
 
 /// The checkpoints an auditor gave `verify --checkpoint`, read from their files.
+/// A checkpoint the user holds must be of this ledger: one of another ledger (another
+/// origin) is said to be so, not reported as a signature by an unknown key.
+pub fn check_origins(store: &Store, held: &[CheckpointSource]) -> Result<(), CliError> {
+    if held.is_empty() {
+        return Ok(());
+    }
+    let identity = ledger_identity(store)?;
+    for checkpoint in held {
+        check_origin(&checkpoint.source, &checkpoint.note, &identity.origin)?;
+    }
+    Ok(())
+}
+
+fn check_origin(source: &str, note: &str, origin: &str) -> Result<(), CliError> {
+    let theirs = note.lines().next().unwrap_or_default();
+    if theirs != origin {
+        return Err(CliError::Usage(format!(
+            "{source} is a checkpoint of another ledger: its origin is {theirs:?}, this ledger's is {origin:?}"
+        )));
+    }
+    Ok(())
+}
+
 pub fn held_checkpoints(paths: &[PathBuf]) -> Result<Vec<CheckpointSource>, CliError> {
     paths
         .iter()
@@ -455,10 +506,7 @@ pub fn held_checkpoints(paths: &[PathBuf]) -> Result<Vec<CheckpointSource>, CliE
                     source: path.display().to_string(),
                     note,
                 })
-                .map_err(|source| CliError::Io {
-                    what: format!("read {}", path.display()),
-                    source,
-                })
+                .map_err(|source| super::input_error(&path.display().to_string(), source))
         })
         .collect()
 }
@@ -487,7 +535,7 @@ pub struct ExportArgs {
 /// record needed, else issues a new one; the ledger key signs the manifest either way.
 pub fn export(ledger: &Path, args: ExportArgs) -> Result<(), CliError> {
     use traceledger::bundle;
-    let mut store = Store::open(ledger)?;
+    let mut store = super::open_store(ledger)?;
     let identity = ledger_identity(&store)?;
     let id = super::subject_id(&store, &args.id)?;
     let records = bundle::needed_records(&store, &identity, &id).map_err(bundle_error)?;
@@ -619,7 +667,7 @@ pub struct ApproveArgs {
 /// `approve ID`: the signed `signature.applied` of the DHR as it stands, as one NDJSON line
 /// for `ingest` (the reviewer signs what they were shown: its digest).
 pub fn approve(ledger: &Path, args: ApproveArgs) -> Result<(), CliError> {
-    let store = Store::open(ledger)?;
+    let store = super::open_store(ledger)?;
     let history = traceledger::device_history::device_history_of(&store, &args.id)?;
     let digest = traceledger::device_history::digest(&history);
     // The approval names the unit or lot, however it was asked for (a scanned UDI).

@@ -41,6 +41,25 @@ pub struct AiDefinition {
     pub fixed_length: bool,
     pub components: Vec<Component>,
     pub title: String,
+    /// Flag `?`: may be a data attribute in a GS1 Digital Link URI's query.
+    pub dl_attribute: bool,
+    /// `req=`: each entry must be met by one of its alternatives, an alternative being a
+    /// group of AI patterns that must all be present (`01+21`; `n` stands for any digit).
+    pub requires: Vec<Vec<Vec<String>>>,
+    /// `ex=`: AI patterns that may not appear with this AI.
+    pub excludes: Vec<String>,
+    /// `dlpkey`: a GS1 Digital Link primary key, with its alternative sequences of ordered,
+    /// optional key qualifiers (`dlpkey=22,10,21|235`; one empty sequence for a bare `dlpkey`).
+    pub dl_primary_key: Option<Vec<Vec<String>>>,
+}
+
+/// Whether `ai` matches a dictionary pattern: the same length, `n` for any digit.
+pub fn matches_pattern(ai: &str, pattern: &str) -> bool {
+    ai.len() == pattern.len()
+        && ai
+            .bytes()
+            .zip(pattern.bytes())
+            .all(|(a, p)| a == p || (p == b'n' && a.is_ascii_digit()))
 }
 
 impl AiDefinition {
@@ -74,18 +93,37 @@ fn parse_dictionary(text: &str) -> HashMap<String, AiDefinition> {
             continue;
         }
         let mut fixed_length = false;
+        let mut dl_attribute = false;
         let mut components = Vec::new();
+        let mut requires = Vec::new();
+        let mut excludes = Vec::new();
+        let mut dl_primary_key = None;
         for token in tokens {
             if token
                 .chars()
                 .all(|c| "*!?\"$%&'()+,-./:;<=>@\\^_`{|}~".contains(c))
             {
                 fixed_length |= token.contains('*');
+                dl_attribute |= token.contains('?');
+            } else if let Some(list) = token.strip_prefix("req=") {
+                requires.push(
+                    list.split(',')
+                        .map(|group| group.split('+').map(str::to_owned).collect())
+                        .collect(),
+                );
+            } else if let Some(list) = token.strip_prefix("ex=") {
+                excludes.extend(list.split(',').map(str::to_owned));
+            } else if token == "dlpkey" {
+                dl_primary_key = Some(vec![Vec::new()]);
+            } else if let Some(list) = token.strip_prefix("dlpkey=") {
+                dl_primary_key = Some(
+                    list.split('|')
+                        .map(|sequence| sequence.split(',').map(str::to_owned).collect())
+                        .collect(),
+                );
             } else if let Some(component) = parse_component(token) {
                 components.push(component);
             }
-            // Anything else is an attribute (req=, ex=, dlpkey): association rules that this
-            // parser does not enforce.
         }
         let (low, high) = ais.split_once('-').unwrap_or((ais, ais));
         let (Ok(low_n), Ok(high_n)) = (low.parse::<u32>(), high.parse::<u32>()) else {
@@ -100,6 +138,10 @@ fn parse_dictionary(text: &str) -> HashMap<String, AiDefinition> {
                     fixed_length,
                     components: components.clone(),
                     title: title.to_owned(),
+                    dl_attribute,
+                    requires: requires.clone(),
+                    excludes: excludes.clone(),
+                    dl_primary_key: dl_primary_key.clone(),
                 },
             );
         }
@@ -109,11 +151,17 @@ fn parse_dictionary(text: &str) -> HashMap<String, AiDefinition> {
 
 /// `N13,csum,gcppos1`, `X..20`, `[N..12]`.
 fn parse_component(token: &str) -> Option<Component> {
-    let (optional, token) = match token.strip_prefix('[').and_then(|t| t.strip_suffix(']')) {
-        Some(inner) => (true, inner),
-        None => (false, token),
+    // An optional component is bracketed, its linters after the bracket: `[N4],hhmi`.
+    let (optional, token) = match token.strip_prefix('[').and_then(|t| t.split_once(']')) {
+        Some((inner, linters)) => (true, (inner, linters)),
+        None => (false, (token, "")),
     };
-    let mut parts = token.split(',');
+    let (token, bracket_linters) = token;
+    let mut parts = token.split(',').chain(
+        bracket_linters
+            .split(',')
+            .filter(|linter| !linter.is_empty()),
+    );
     let spec = parts.next()?;
     let charset = match spec.chars().next()? {
         'N' => Charset::N,
@@ -159,6 +207,31 @@ mod tests {
         assert!(lookup("3106").is_none());
         assert_eq!(lookup("253").unwrap().components.len(), 2);
         assert!(lookup("253").unwrap().components[1].optional);
+        // An optional component keeps its linters: `[N4],hhmi`, `[N3],iso3166`.
+        let test_by = &lookup("7011").unwrap().components[1];
+        assert!(test_by.optional && test_by.linters == ["hhmi"]);
+        assert_eq!(lookup("423").unwrap().components.len(), 5);
         assert!(table().len() > 400, "{} AIs", table().len());
+    }
+
+    #[test]
+    fn the_association_and_digital_link_attributes_are_read() {
+        let gtin = lookup("01").unwrap();
+        assert_eq!(gtin.excludes, ["255", "37"]);
+        assert_eq!(
+            gtin.dl_primary_key,
+            Some(vec![
+                vec!["22".to_owned(), "10".to_owned(), "21".to_owned()],
+                vec!["235".to_owned()]
+            ])
+        );
+        assert!(lookup("17").unwrap().dl_attribute);
+        assert!(!lookup("21").unwrap().dl_attribute);
+        assert_eq!(
+            lookup("250").unwrap().requires,
+            [[["01", "21"], ["03", "21"], ["8006", "21"]]]
+        );
+        assert!(matches_pattern("3103", "31nn"));
+        assert!(!matches_pattern("310", "31nn"));
     }
 }

@@ -6,6 +6,7 @@
 //!   left out), or in a second symbol `+SECONDARY` + link character (the primary's check
 //!   character) + check character:
 //!   - `$LOT`, `$+SERIAL`: no date;
+//!   - `YYJJJ` + `LOT`: the expiry as a Julian date, then the lot (may be empty);
 //!   - `$$` + date + `LOT`, `$$+` + date + `SERIAL`, the date by its flag: a first digit 0 or 1
 //!     begins `MMYY`; `2` `MMDDYY`; `3` `YYMMDD`; `4` `YYMMDDHH`; `5` `YYJJJ` (Julian day);
 //!     `6` `YYJJJHH`; `7` no date;
@@ -44,7 +45,17 @@ pub fn parse(input: &str) -> Result<Udi, UdiError> {
     let (first, second) = match split {
         Some((i, _)) => {
             let rest = input[i..].trim_start();
-            (&input[..i], Some((input.len() - rest.len(), rest)))
+            // When the primary's check character is a space (value 38), the first of the
+            // spaces is that check character: `+A99910011  +$LOT1 L`.
+            let first = if verify_check(&input[..i], 0).is_err()
+                && input[i..].starts_with(' ')
+                && verify_check(&input[..=i], 0).is_ok()
+            {
+                &input[..=i]
+            } else {
+                &input[..i]
+            };
+            (first, Some((input.len() - rest.len(), rest)))
         }
         None => (input, None),
     };
@@ -177,8 +188,30 @@ fn parse_secondary(text: &str, at: usize, udi: &mut Udi) -> Result<(), UdiError>
     } else if let Some(rest) = main.strip_prefix('$') {
         udi.lot = Some(nonempty(rest, at + 1, "lot")?);
         (false, None, at)
+    } else if main.starts_with(|c: char| c.is_ascii_digit()) {
+        // The Julian-date form: `YYJJJ` (the expiry) and the lot, which may be left out.
+        let digits = |range: std::ops::Range<usize>| {
+            main.get(range)
+                .filter(|d| d.bytes().all(|b| b.is_ascii_digit()))
+                .and_then(|d| d.parse::<u32>().ok())
+        };
+        let (Some(year), Some(day)) = (digits(0..2), digits(2..5)) else {
+            return Err(UdiError::new(
+                at,
+                "secondary data begins with '$' or a Julian date YYJJJ",
+            ));
+        };
+        udi.expiry = Some(julian(2000 + year, day, at + 2)?);
+        let lot = &main[5..];
+        if !lot.is_empty() {
+            udi.lot = Some(nonempty(lot, at + 5, "lot")?);
+        }
+        (false, None, at)
     } else {
-        return Err(UdiError::new(at, "secondary data begins with '$'"));
+        return Err(UdiError::new(
+            at,
+            "secondary data begins with '$' or a Julian date YYJJJ",
+        ));
     };
     if let Some(rest) = date_and_id {
         let (expiry, id) = dated(rest, flag_at)?;

@@ -80,7 +80,7 @@ impl Udi {
 }
 
 /// Why a string is not a valid UDI: the 0-based character position and the rule broken.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
 #[error("position {position}: {rule}")]
 pub struct UdiError {
     pub position: usize,

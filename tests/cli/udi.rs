@@ -52,7 +52,11 @@ fn invalid_gs1_udis_name_the_position_and_the_rule() {
             "not a GS1 Application Identifier",
         ),
         ("(17)201225(10)A", 0, "(01) GTIN is missing"),
-        ("(01)09506000134352(10)A(10)B", 22, "more than once"),
+        (
+            "(01)09506000134352(10)A(10)B",
+            27,
+            "more than once, with different data",
+        ),
         (
             "0109506000134352XX",
             16,
@@ -70,6 +74,137 @@ fn invalid_gs1_udis_name_the_position_and_the_rule() {
         assert_eq!(error.position, *position, "{input}: {error}");
         assert!(error.rule.contains(rule), "{input}: {error}");
     }
+}
+
+/// Issue 16 §1: GS1 to the letter. Each case cites its rule in docs/udi.md.
+#[test]
+fn gs1_rules_of_the_dictionary_and_the_general_specifications() {
+    use traceledger::udi::gs1::parse_in_year;
+    let refused: &[(&str, usize, &str)] = &[
+        // Digital Link: data attributes are not key qualifiers; qualifiers in their order;
+        // only `?`-flagged AIs in the query.
+        (
+            "https://id.gs1.org/01/09506000134352/17/201225",
+            40,
+            "/17/ is a data attribute, not a key qualifier of (01): it belongs in the query",
+        ),
+        (
+            "https://id.gs1.org/01/09506000134352/21/A/10/B",
+            45,
+            "the key qualifiers of (01) come in the order /22//10//21/ or /235/",
+        ),
+        (
+            "https://id.gs1.org/01/09506000134352/10/B/235/X",
+            46,
+            "order /22//10//21/ or /235/",
+        ),
+        (
+            "https://id.gs1.org/01/09506000134352?21=A",
+            37,
+            "?21= is not allowed: (21) SERIAL is not a GS1 Digital Link data attribute (it is a key qualifier of (01): it belongs in the path)",
+        ),
+        (
+            "https://id.gs1.org/01/09506000134352?235=A",
+            37,
+            "?235= is not allowed",
+        ),
+        // AI 7003: hour and minute.
+        (
+            "(01)09506000134352(7003)2512152460",
+            30,
+            "(7003) EXPIRY TIME: 2460: hour 24",
+        ),
+        ("(01)09506000134352(7003)2512152360", 30, "minute 60"),
+        // Repeated AIs with different data; pairing rules; country codes.
+        ("(01)09506000134352(21)A(21)B", 27, "different data"),
+        (
+            "(01)09506000134352(02)09506000134352",
+            22,
+            "(02) may not appear with (01)",
+        ),
+        (
+            "(01)09506000134352(250)X",
+            23,
+            "(250) SECONDARY SERIAL needs (01) with (21) or (03) with (21) or (8006) with (21)",
+        ),
+        (
+            "(01)09506000134352(422)999",
+            23,
+            "999 is not an ISO 3166-1 numeric country code",
+        ),
+    ];
+    let mut wrong = Vec::new();
+    for (input, position, rule) in refused {
+        match parse_in_year(input, 2026) {
+            Err(e) if e.position == *position && e.rule.contains(rule) => {}
+            other => wrong.push(format!("{input}: {other:?}")),
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    let accepted: &[(&str, &[(&str, &str)])] = &[
+        // A fragment without a query is not data.
+        (
+            "https://id.gs1.org/01/09506000134352#x",
+            &[("01", "09506000134352")],
+        ),
+        (
+            "https://id.gs1.org/01/09506000134352/10/AB?17=201225#frag",
+            &[("01", "09506000134352"), ("10", "AB"), ("17", "201225")],
+        ),
+        // A path prefix holding /01/ itself: the primary key is the last one that reads.
+        (
+            "https://example.com/01/shop/01/09506000134352/21/S1",
+            &[("01", "09506000134352"), ("21", "S1")],
+        ),
+        (
+            "https://example.com/dl/01/09506000134352/10/01/21/5",
+            &[("01", "09506000134352"), ("10", "01"), ("21", "5")],
+        ),
+        // Qualifiers in order, some left out.
+        (
+            "https://id.gs1.org/01/09506000134352/22/V1/21/S",
+            &[("01", "09506000134352"), ("22", "V1"), ("21", "S")],
+        ),
+        // The same AI twice with the same data: one label read twice.
+        (
+            "(01)09506000134352(21)A(21)A",
+            &[("01", "09506000134352"), ("21", "A"), ("21", "A")],
+        ),
+        (
+            "(01)09506000134352(422)372",
+            &[("01", "09506000134352"), ("422", "372")],
+        ),
+        (
+            "(01)09506000134352(7003)2512152359",
+            &[("01", "09506000134352"), ("7003", "2512152359")],
+        ),
+        (
+            "(01)09506000134352(21)A(250)B",
+            &[("01", "09506000134352"), ("21", "A"), ("250", "B")],
+        ),
+    ];
+    for (input, elements) in accepted {
+        let udi = parse_in_year(input, 2026).unwrap_or_else(|e| panic!("{input}: {e}"));
+        let expected: Vec<(String, String)> = elements
+            .iter()
+            .map(|(ai, value)| ((*ai).to_owned(), (*value).to_owned()))
+            .collect();
+        assert_eq!(udi.elements, expected, "{input}");
+    }
+    // Two-digit years: General Specifications §7.12, 49 years back and 50 ahead of today.
+    let expiry = |input: &str, year: i64| parse_in_year(input, year).unwrap().expiry.unwrap();
+    assert_eq!(expiry("(01)09506000134352(17)991231", 2026), "1999-12-31");
+    assert_eq!(expiry("(01)09506000134352(17)761231", 2026), "2076-12-31");
+    assert_eq!(expiry("(01)09506000134352(17)771231", 2026), "1977-12-31");
+    assert_eq!(expiry("(01)09506000134352(17)991231", 2060), "2099-12-31");
+    // And parse reads today's year from the clock: in this century, 00 is 2000.
+    assert_eq!(
+        parse("(01)09506000134352(17)000131")
+            .unwrap()
+            .expiry
+            .as_deref(),
+        Some("2000-01-31")
+    );
 }
 
 #[test]
@@ -230,6 +365,31 @@ fn hibcc_in_one_symbol_and_in_two() {
     assert!(error.rule.contains("link character"), "{error}");
 }
 
+/// Issue 16 §1: the Julian-date secondary (`YYJJJ` then the lot, no `$`), in one symbol and
+/// in two; and a pair whose primary's check character is a space.
+#[test]
+fn hibcc_julian_secondary_and_a_space_check_character() {
+    let with_check = |body: &str| format!("{body}{}", check_character(body).unwrap());
+    let one = parse(&with_check("+A99912345/20015LOT7")).unwrap();
+    assert_eq!(one.expiry.as_deref(), Some("2020-01-15"));
+    assert_eq!(one.lot.as_deref(), Some("LOT7"));
+    let no_lot = parse(&with_check("+A99912345/24366")).unwrap();
+    assert_eq!(no_lot.expiry.as_deref(), Some("2024-12-31"));
+    assert_eq!(no_lot.lot, None);
+    let error = parse(&with_check("+A99912345/25366LOT")).unwrap_err();
+    assert!(error.rule.contains("day 366"), "{error}");
+
+    // +A99910011's values sum to a multiple of 43 plus 38: its check character is a space.
+    assert_eq!(check_character("+A99910011"), Some(' '));
+    let pair = parse("+A99910011  +$LOT1 L").unwrap();
+    assert_eq!(pair.device_identifier, "A99910011");
+    assert_eq!(pair.lot.as_deref(), Some("LOT1"));
+    assert_eq!(check_character("+$LOT1 "), Some('L'));
+    let julian_pair = parse(&format!("+A99910011  {}", with_check("+20015LOT1 "))).unwrap();
+    assert_eq!(julian_pair.lot.as_deref(), Some("LOT1"));
+    assert_eq!(julian_pair.expiry.as_deref(), Some("2020-01-15"));
+}
+
 #[test]
 fn invalid_hibcc_names_the_position_and_the_rule() {
     let cases: &[(&str, &str)] = &[
@@ -248,7 +408,7 @@ fn invalid_hibcc_names_the_position_and_the_rule() {
         ("+A99912345/$$31313011AB", "month 13"),
         ("+A99912345/$$53036611AB", "day 366"),
         ("+A99912345/$$8051AB", "not supported"),
-        ("+A99912345/X1", "begins with '$'"),
+        ("+A99912345/X1", "begins with '$' or a Julian date YYJJJ"),
         ("+A9991234X", "one digit"),
         ("+199912345", "begins with a letter"),
     ] {
@@ -595,4 +755,101 @@ fn the_cli_reads_an_isbt128_udi_and_shows_where_one_breaks() {
         stderr.contains(&format!("\n  {}^", " ".repeat(47))),
         "{stderr}"
     );
+}
+
+/// `udi parse -`: a label audit in one process. Each input line gives one result line with
+/// its number, in order; bad lines are results too; exit 2 when any failed.
+#[test]
+fn a_batch_from_stdin_gives_one_result_per_line_in_order() {
+    let lines = [
+        "(01)09506000134352(17)201225(10)ABC123",
+        "(01)09506000134353(17)201225",
+        "+A99912345/$$52001510X3/16D20111212/S77DE1G45-",
+        "",
+        "=+04035=/A9997XYZ100T0479=,000012=A99991712345600=>019031",
+    ];
+    let input = lines.join("\r\n") + "\n";
+    let output = traceledger()
+        .args(["udi", "parse", "-"])
+        .write_stdin(input.clone())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(EXIT_BAD_INPUT));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("2 of 5 lines"), "{stderr}");
+    let results: Vec<serde_json::Value> = String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(results.len(), lines.len());
+    for (index, (result, line)) in results.iter().zip(lines).enumerate() {
+        assert_eq!(result["line"], index + 1);
+        assert_eq!(result["input"], line);
+        // The batch says what parsing the line alone says.
+        match parse(line) {
+            Ok(udi) => {
+                assert_eq!(result["ok"], true);
+                assert_eq!(result["udi"]["device_identifier"], udi.device_identifier);
+                assert_eq!(result["udi"], serde_json::to_value(&udi).unwrap());
+            }
+            Err(e) => {
+                assert_eq!(result["ok"], false);
+                assert_eq!(result["error"]["position"], e.position);
+                assert_eq!(result["error"]["rule"], e.rule);
+            }
+        }
+    }
+
+    // CSV: a header and one row per line; all good lines exit 0.
+    let good = format!("{}\n{}\n", lines[0], lines[2]);
+    let output = traceledger()
+        .args(["udi", "parse", "-", "--csv"])
+        .write_stdin(good)
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let text = String::from_utf8(output.stdout).unwrap();
+    let rows: Vec<&str> = text.lines().collect();
+    assert_eq!(rows.len(), 3);
+    assert!(rows[0].starts_with("line,input,ok,agency,device_identifier,lot,serial"));
+    assert!(rows[1].starts_with(
+        "1,(01)09506000134352(17)201225(10)ABC123,true,GS1,09506000134352,ABC123,,2020-12-25,"
+    ));
+    assert!(rows[2].starts_with("2,"), "{}", rows[2]);
+    assert!(rows[2].contains(",true,HIBCC,A99912345"), "{}", rows[2]);
+
+    // Nothing to read is said, not taken for success.
+    let output = traceledger()
+        .args(["udi", "parse", "-"])
+        .write_stdin("")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(EXIT_BAD_INPUT));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("empty"));
+}
+
+/// `udi parse X | head -1` and a batch into `head`: a closed standard output ends the process
+/// quietly, with no panic.
+#[test]
+fn a_closed_stdout_ends_udi_parse_quietly() {
+    let binary = env!("CARGO_BIN_EXE_traceledger");
+    let many: String = (0..20_000).map(|_| "(01)09506000134352(10)A\n").collect();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("in.txt"), many).unwrap();
+    for command in [
+        format!("{binary} udi parse '(01)09506000134352(10)A' | head -1"),
+        format!("{binary} udi parse - < in.txt | head -1"),
+        format!("{binary} udi parse - --csv < in.txt | head -1"),
+    ] {
+        let output = std::process::Command::new("bash")
+            .args(["-c", &format!("set -o pipefail; {command}")])
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "{command}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{command}: {stderr}");
+        assert_eq!(String::from_utf8_lossy(&output.stdout).lines().count(), 1);
+    }
 }
