@@ -138,6 +138,16 @@ impl FieldPath {
     }
 }
 
+/// Applies the `changes` of a correction (its `data.changes`: path -> new value) to `event`,
+/// in member order; a path that does not parse or resolve changes nothing.
+pub fn apply_changes(event: &mut Value, changes: &Value) {
+    for (written, new) in changes.as_object().into_iter().flatten() {
+        if let Ok(path) = FieldPath::parse(written) {
+            path.set(event, new.clone());
+        }
+    }
+}
+
 /// `data.a[0].b` and `data.a.0.b` into their steps; `None` for unbalanced brackets.
 fn dotted_and_bracketed(text: &str) -> Option<Vec<String>> {
     let mut steps = Vec::new();

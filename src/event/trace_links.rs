@@ -74,10 +74,14 @@ pub enum Relation {
     Shipped,
     /// A complaint names it (detail: `complaint`, `at`).
     Complaint,
+    /// A correction took back a link an earlier record stated: the earlier link of this
+    /// subject with the relation named in `detail` and the same `other` no longer holds
+    /// (a consumption corrected to another lot). Stated by the correction.
+    Withdrawn,
 }
 
 impl Relation {
-    const ALL: [Relation; 14] = [
+    const ALL: [Relation; 15] = [
         Relation::Started,
         Relation::Made,
         Relation::ConsumedByUnit,
@@ -92,6 +96,7 @@ impl Relation {
         Relation::Scrapped,
         Relation::Shipped,
         Relation::Complaint,
+        Relation::Withdrawn,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -110,11 +115,80 @@ impl Relation {
             Relation::Scrapped => "scrapped",
             Relation::Shipped => "shipped",
             Relation::Complaint => "complaint",
+            Relation::Withdrawn => "withdrawn",
         }
     }
 
     pub fn parse(text: &str) -> Option<Relation> {
         Relation::ALL.into_iter().find(|r| r.as_str() == text)
+    }
+}
+
+/// The links a correction states: those the corrected record states in force after it and
+/// did not before (a consumption of the corrected lot), and a `Withdrawn` link for each it
+/// stated before and no longer does. `before` and `after` are the whole corrected event
+/// without and with this correction (docs/recall.md, "Corrections").
+pub fn correction_links(before: &Value, after: &Value) -> Vec<TraceLink> {
+    let (old, new) = (trace_links(before), trace_links(after));
+    let mut out: Vec<TraceLink> = new.iter().filter(|l| !old.contains(l)).cloned().collect();
+    for gone in old.iter().filter(|l| !new.contains(l)) {
+        out.push(TraceLink {
+            subject: gone.subject.clone(),
+            subject_kind: gone.subject_kind,
+            relation: Relation::Withdrawn,
+            other: gone.other.clone(),
+            detail: Some(gone.relation.as_str().to_owned()),
+        });
+    }
+    out
+}
+
+/// `links` (a subject's, in record order) without those a later `Withdrawn` link took back,
+/// and without the `Withdrawn` links themselves.
+pub fn links_in_force<L: AsLink>(links: Vec<L>) -> Vec<L> {
+    let mut withdrawn = vec![false; links.len()];
+    for at in 0..links.len() {
+        if links[at].relation() != Relation::Withdrawn {
+            continue;
+        }
+        withdrawn[at] = true;
+        let taken_back = links[at].detail().and_then(Relation::parse);
+        if let Some(earlier) = (0..at).rev().find(|&i| {
+            !withdrawn[i]
+                && Some(links[i].relation()) == taken_back
+                && links[i].kind() == links[at].kind()
+                && links[i].other() == links[at].other()
+        }) {
+            withdrawn[earlier] = true;
+        }
+    }
+    links
+        .into_iter()
+        .zip(withdrawn)
+        .filter_map(|(link, gone)| (!gone).then_some(link))
+        .collect()
+}
+
+/// What [`links_in_force`] reads of a link, stored or not.
+pub trait AsLink {
+    fn relation(&self) -> Relation;
+    fn kind(&self) -> LinkSubject;
+    fn other(&self) -> Option<&str>;
+    fn detail(&self) -> Option<&str>;
+}
+
+impl AsLink for TraceLink {
+    fn relation(&self) -> Relation {
+        self.relation
+    }
+    fn kind(&self) -> LinkSubject {
+        self.subject_kind
+    }
+    fn other(&self) -> Option<&str> {
+        self.other.as_deref()
+    }
+    fn detail(&self) -> Option<&str> {
+        self.detail.as_deref()
     }
 }
 

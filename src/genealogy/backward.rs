@@ -58,6 +58,28 @@ fn removals(records: &[Named], unit: &str) -> Vec<Option<u64>> {
     removed
 }
 
+/// The types whose links a backward trace follows.
+const LINK_TYPES: [&str; 5] = [
+    "material.consumed",
+    "component.installed",
+    "component.removed",
+    "lot.split",
+    "lot.merged",
+];
+
+/// `named`'s event with its corrections applied.
+fn in_force(store: &Store, named: &mut Named) -> Result<(), StoreError> {
+    let Some(id) = named.event["id"].as_str().map(str::to_owned) else {
+        return Ok(());
+    };
+    for correction in crate::correction::corrections_of(store, &id)? {
+        if let Ok(event) = serde_json::from_str::<Value>(&correction.event) {
+            crate::event::apply_changes(&mut named.event, &event["data"]["changes"]);
+        }
+    }
+    Ok(())
+}
+
 impl Backward<'_> {
     fn node(
         &mut self,
@@ -71,10 +93,18 @@ impl Backward<'_> {
             return Ok(TraceNode::seen_before(kind, id, link, seq));
         }
         let mut node = TraceNode::new(kind, id, link, seq);
-        let records = match kind {
+        let mut records = match kind {
             NodeKind::Lot => defining(self.store, EntityKind::Lot, id)?,
             _ => naming(self.store, id, &|_| true)?,
         };
+        // What went in is what the records say in force: a consumption corrected to another
+        // lot traces to that lot (docs/recall.md, "Corrections").
+        for named in records
+            .iter_mut()
+            .filter(|n| LINK_TYPES.contains(&n.event_type.as_str()))
+        {
+            in_force(self.store, named)?;
+        }
         let removed = match kind {
             NodeKind::Unit => removals(&records, id),
             _ => vec![None; records.len()],

@@ -5,8 +5,12 @@
 use super::model::{Complaint, Link, LinkKind, NodeKind, Recorded, Shipment, TraceNode};
 use super::udi_agreement::{ProductDis, compare};
 use super::{DEPTH_MAX, naming};
-use crate::event::{LINKING_TYPES, LinkDetail, LinkSubject, Relation, trace_links};
+use crate::event::{
+    LINKING_TYPES, LinkDetail, LinkSubject, Relation, TraceLink, apply_changes, correction_links,
+    links_in_force, trace_links,
+};
 use crate::store::{Store, StoreError, StoredLink};
+use serde_json::Value;
 use std::collections::HashSet;
 
 /// Where the links come from.
@@ -71,29 +75,94 @@ fn removals(links: &[StoredLink]) -> Vec<Option<u64>> {
     removed
 }
 
+fn stored(seq: u64, link: TraceLink) -> StoredLink {
+    StoredLink {
+        seq,
+        subject_kind: link.subject_kind,
+        relation: link.relation,
+        other: link.other,
+        detail: link.detail,
+    }
+}
+
 impl Forward<'_> {
-    /// The links stated about `subject`, in record order.
+    /// The links stated about `subject` and still in force, in record order: those a
+    /// correction took back are gone, those it stated are there (docs/recall.md,
+    /// "Corrections").
     fn links_of(&self, subject: &str) -> Result<Vec<StoredLink>, StoreError> {
-        match self.source {
-            Source::Table => self.store.trace_links_of(subject),
-            Source::Records => {
-                let mut out = Vec::new();
-                for named in naming(self.store, subject, &|t| LINKING_TYPES.contains(&t))? {
-                    for link in trace_links(&named.event) {
-                        if link.subject == subject {
-                            out.push(StoredLink {
-                                seq: named.seq,
-                                subject_kind: link.subject_kind,
-                                relation: link.relation,
-                                other: link.other,
-                                detail: link.detail,
-                            });
-                        }
-                    }
+        let stated = match self.source {
+            Source::Table => self.store.trace_links_of(subject)?,
+            Source::Records => self.links_from_records(subject)?,
+        };
+        Ok(links_in_force(stated))
+    }
+
+    /// What the table holds about `subject`, read from the records themselves: each
+    /// record's own links, and each correction's change to the links of what it corrects.
+    fn links_from_records(&self, subject: &str) -> Result<Vec<StoredLink>, StoreError> {
+        let mut out: Vec<(u64, StoredLink)> = Vec::new();
+        let mut keep = |seq: u64, links: Vec<TraceLink>| {
+            for link in links.into_iter().filter(|l| l.subject == subject) {
+                out.push((seq, stored(seq, link)));
+            }
+        };
+        let wanted = |t: &str| LINKING_TYPES.contains(&t) || t == "correction.recorded";
+        for named in naming(self.store, subject, &wanted)? {
+            if named.event_type == "correction.recorded" {
+                keep(
+                    named.seq,
+                    self.correction_links_of(named.seq, &named.event)?,
+                );
+                continue;
+            }
+            keep(named.seq, trace_links(&named.event));
+            let Some(id) = named.event["id"].as_str() else {
+                continue;
+            };
+            for correction in crate::correction::corrections_of(self.store, id)? {
+                if let Ok(event) = serde_json::from_str::<Value>(&correction.event) {
+                    keep(
+                        correction.seq,
+                        self.correction_links_of(correction.seq, &event)?,
+                    );
                 }
-                Ok(out)
             }
         }
+        // In record order, as the table gives them (a record's own links before the links
+        // of its later corrections).
+        out.sort_by_key(|(seq, _)| *seq);
+        Ok(out.into_iter().map(|(_, link)| link).collect())
+    }
+
+    /// The links the correction at `seq` changes: the corrected record as it stood before
+    /// it (earlier corrections applied) against the record with it applied.
+    fn correction_links_of(
+        &self,
+        seq: u64,
+        correction: &Value,
+    ) -> Result<Vec<TraceLink>, StoreError> {
+        let Some(id) = correction["data"]["corrects"].as_str() else {
+            return Ok(Vec::new());
+        };
+        let Some(at) = self.store.seq_of_event(id)? else {
+            return Ok(Vec::new());
+        };
+        let Some(record) = self.store.records_at(&[at])?.into_iter().next() else {
+            return Ok(Vec::new());
+        };
+        let Ok(mut before) = serde_json::from_str::<Value>(&record.event) else {
+            return Ok(Vec::new());
+        };
+        for earlier in crate::correction::corrections_of(self.store, id)? {
+            if earlier.seq < seq
+                && let Ok(event) = serde_json::from_str::<Value>(&earlier.event)
+            {
+                apply_changes(&mut before, &event["data"]["changes"]);
+            }
+        }
+        let mut after = before.clone();
+        apply_changes(&mut after, &correction["data"]["changes"]);
+        Ok(correction_links(&before, &after))
     }
 
     /// The product a `unit.started` gives `unit`, from its links.
@@ -207,7 +276,10 @@ impl Forward<'_> {
                         seq: stored.seq,
                     });
                 }
-                Relation::RemovedFrom | Relation::OrderUnit | Relation::OrderLot => {}
+                Relation::RemovedFrom
+                | Relation::OrderUnit
+                | Relation::OrderLot
+                | Relation::Withdrawn => {}
             }
         }
         Ok(node)

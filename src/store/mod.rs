@@ -333,7 +333,7 @@ impl Store {
         if let Some(fact) = &facts.unit {
             unit_progress::apply(&tx, record.seq, fact)?;
         }
-        trace_links::apply(&tx, record.seq, &facts.links)?;
+        trace_links::apply_record(&tx, record.seq, &event.value, &facts.links)?;
         tx.commit()?;
         Ok(())
     }
@@ -1159,7 +1159,13 @@ impl Appender<'_> {
         if let Some(fact) = &facts.unit {
             unit_progress::apply(&self.tx, seq, fact)?;
         }
-        trace_links::apply(&self.tx, seq, &facts.links)?;
+        // Ingest frees the parsed event before this stage; a correction (rare) is parsed
+        // again, for the links of what it corrects.
+        let correction = (event.event_type == "correction.recorded")
+            .then(|| serde_json::from_str::<serde_json::Value>(&event.canonical).ok())
+            .flatten();
+        let whole = correction.as_ref().unwrap_or(&event.value);
+        trace_links::apply_record(&self.tx, seq, whole, &facts.links)?;
         let head = Head { seq, hash };
         self.head = Some(head);
         self.last_recorded_micros = now;
