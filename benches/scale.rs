@@ -372,8 +372,8 @@ fn run_size(bin: &Path, dir: &Path, size: u64, have_time: bool) -> SizeResult {
         let start = Instant::now();
         let forward = traceledger::genealogy::forward(&store, lot).unwrap();
         library[2].push(start.elapsed().as_secs_f64());
-        backward_nodes.push(nodes(&back));
-        forward_nodes.push(nodes(&forward));
+        backward_nodes.push(nodes(&back.root));
+        forward_nodes.push(nodes(&forward.root));
     }
     drop(store);
     peak_disk = peak_disk.max(dir_bytes(dir));
