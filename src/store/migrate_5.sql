@@ -4,7 +4,12 @@
 -- entity_refs gains each record's event type, in its key: (entity, kind, role, type, seq).
 -- A WITHOUT ROWID table cannot change its key in place, so the index is copied into a new
 -- table with the type read from the records' `type` column (which verify holds to the
--- hashed event), and the old one dropped.
+-- hashed event), and the old one dropped. The types are first copied by seq from the type
+-- index (which holds them without the events' text), so that the copy looks each row's type
+-- up in a table of a few dozen bytes per record instead of in the log's pages.
+CREATE TEMP TABLE types_5 (seq INTEGER PRIMARY KEY, type TEXT NOT NULL);
+INSERT INTO types_5 (seq, type)
+    SELECT seq, type FROM records INDEXED BY records_by_type ORDER BY seq;
 CREATE TABLE entity_refs_5 (
     entity TEXT NOT NULL,
     kind   TEXT NOT NULL,
@@ -14,8 +19,9 @@ CREATE TABLE entity_refs_5 (
     PRIMARY KEY (entity, kind, role, type, seq)
 ) WITHOUT ROWID;
 INSERT INTO entity_refs_5 (entity, kind, role, type, seq)
-    SELECT e.entity, e.kind, e.role, r.type, e.seq
-    FROM entity_refs e JOIN records r ON r.seq = e.seq;
+    SELECT e.entity, e.kind, e.role, t.type, e.seq
+    FROM entity_refs e JOIN temp.types_5 t ON t.seq = e.seq;
+DROP TABLE temp.types_5;
 DROP TABLE entity_refs;
 ALTER TABLE entity_refs_5 RENAME TO entity_refs;
 
