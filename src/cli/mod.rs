@@ -278,6 +278,8 @@ pub enum CliError {
     #[error(transparent)]
     Verify(#[from] VerifyError),
     #[error(transparent)]
+    Tree(#[from] traceledger::log_tree::TreeError),
+    #[error(transparent)]
     Simulate(#[from] SimulateError),
     #[error(transparent)]
     Genealogy(#[from] GenealogyError),
@@ -312,6 +314,7 @@ impl CliError {
                 EXIT_INTEGRITY
             }
             CliError::Verify(VerifyError::Store(e)) if e.is_corruption() => EXIT_INTEGRITY,
+            CliError::Tree(e) if e.is_integrity() => EXIT_INTEGRITY,
             CliError::Simulate(SimulateError::Config(_)) => EXIT_BAD_INPUT,
             CliError::Genealogy(GenealogyError::NotFound(_) | GenealogyError::BadUdi { .. })
             | CliError::DeviceHistory(DeviceHistoryError::NotFound(_))
@@ -441,7 +444,10 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
                     .map(|value| traceledger::event::entity_refs(&value))
                     .map_err(|e| format!("event is not valid JSON: {e}"))
             })?;
-            println!("rebuilt the entity index from {count} records");
+            let nodes = traceledger::log_tree::rebuild(&mut store)?;
+            println!(
+                "rebuilt the entity index from {count} records, and {nodes} Merkle tree nodes"
+            );
             Ok(())
         }
         Command::Simulate {
@@ -719,17 +725,23 @@ fn print_verify(report: &VerifyReport, json: bool) -> Result<(), CliError> {
         if let Some(derived) = &report.derived {
             if derived.matches() {
                 println!(
-                    "derived: entity index, KPI tables and forward genealogy match the records"
+                    "derived: entity index, KPI tables, forward genealogy and Merkle tree nodes match the records"
                 );
             } else {
                 println!(
-                    "derived: differs from the records: entity index {} rows missing, {} rows extra (first missing {:?}, first extra {:?}); KPI tables {} rows differ; forward genealogy {} rows differ; run `traceledger rebuild`",
+                    "derived: differs from the records: entity index {} rows missing, {} rows extra (first missing {:?}, first extra {:?}); KPI tables {} rows differ; forward genealogy {} rows differ; Merkle tree nodes {} wrong{}; run `traceledger rebuild`",
                     derived.missing,
                     derived.extra,
                     derived.first_missing,
                     derived.first_extra,
                     derived.kpi_rows_differing,
-                    derived.trace_link_rows_differing
+                    derived.trace_link_rows_differing,
+                    derived.tree_nodes_wrong,
+                    derived
+                        .first_wrong_tree_node
+                        .map_or(String::new(), |(level, idx)| format!(
+                            " (first at level {level}, index {idx})"
+                        ))
                 );
             }
         }

@@ -159,6 +159,7 @@ pub fn init(ledger: &Path, args: InitArgs) -> Result<(), CliError> {
         genesis::init(ledger, &key_path, args.origin, &spec, &schemas).map_err(|e| match e {
             genesis::GenesisError::Store(e) => CliError::Store(e),
             genesis::GenesisError::Key(e) => CliError::from(e),
+            genesis::GenesisError::Tree(e) => CliError::from(e),
             other => CliError::Usage(other.to_string()),
         })?;
     println!("created ledger {}", ledger.display());

@@ -152,6 +152,13 @@ pub struct DerivedDiff {
     pub kpi_rows_differing: u64,
     /// Rows of the forward genealogy table that differ from ones recomputed from the records.
     pub trace_link_rows_differing: u64,
+    /// Stored Merkle subtree hashes the records do not make (a wrong hash, or a node beyond
+    /// the log), and the first of them as (level, idx); filled by `verify`.
+    pub tree_nodes_wrong: u64,
+    pub first_wrong_tree_node: Option<(i64, i64)>,
+    /// Subtree hashes the records make that are not stored: not a fault (they are
+    /// recomputed when needed, and stored by the next checkpoint).
+    pub tree_nodes_missing: u64,
 }
 
 impl DerivedDiff {
@@ -160,6 +167,7 @@ impl DerivedDiff {
             && self.extra == 0
             && self.kpi_rows_differing == 0
             && self.trace_link_rows_differing == 0
+            && self.tree_nodes_wrong == 0
     }
 }
 
@@ -712,6 +720,7 @@ impl Store {
                 &trace_links::TABLES,
                 trace_links::rebuild,
             )?,
+            ..DerivedDiff::default()
         })
     }
 }

@@ -570,11 +570,18 @@ pub fn verify_in_segments(
         }
     }
     let derived = if derived && finding.is_none() {
-        Some(store.diff_derived(|event| {
+        let mut diff = store.diff_derived(|event| {
             serde_json::from_str(event)
                 .map(|value| entity_refs(&value))
                 .map_err(|e| format!("event is not valid JSON: {e}"))
-        })?)
+        })?;
+        // The chain is intact: every stored record hash is its record's, so the subtree
+        // hashes they make are the true ones.
+        let nodes = crate::log_tree::diff_nodes(store, records)?;
+        diff.tree_nodes_wrong = nodes.wrong;
+        diff.first_wrong_tree_node = nodes.first_wrong;
+        diff.tree_nodes_missing = nodes.missing;
+        Some(diff)
     } else {
         None
     };
