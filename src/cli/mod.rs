@@ -141,6 +141,9 @@ enum Command {
     },
     /// Recompute every derived table from the records alone
     Rebuild,
+    /// Upgrade a ledger of an older schema version to this build's (read commands never
+    /// change a ledger, so they refuse an old one until it is migrated)
+    Migrate,
     /// Write a realistic, valid event stream of a simulated plant to stdout
     Simulate {
         /// Finished devices to make
@@ -414,7 +417,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
                     verify::signatures::Mode::Batch
                 },
             };
-            let mut store = Store::open(&ledger)?;
+            let mut store = Store::open_read_only(&ledger)?;
             let report = verify::verify_with_trust(&mut store, derived, &options)?;
             print_verify(&report, json)
         }
@@ -426,7 +429,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             limit,
             json,
         } => {
-            let store = Store::open(&ledger)?;
+            let store = Store::open_read_only(&ledger)?;
             let filter = LogFilter {
                 types,
                 entity,
@@ -448,6 +451,22 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             println!(
                 "rebuilt the entity index from {count} records, and {nodes} Merkle tree nodes"
             );
+            Ok(())
+        }
+        Command::Migrate => {
+            let found = Store::migrate(&ledger)?;
+            if found == traceledger::store::SCHEMA_VERSION {
+                println!(
+                    "{} is at schema version {found} already: nothing to do",
+                    ledger.display()
+                );
+            } else {
+                println!(
+                    "migrated {} from schema version {found} to {}",
+                    ledger.display(),
+                    traceledger::store::SCHEMA_VERSION
+                );
+            }
             Ok(())
         }
         Command::Simulate {
@@ -483,7 +502,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             csv,
             json,
         } => {
-            let store = Store::open(&ledger)?;
+            let store = Store::open_read_only(&ledger)?;
             let query = audit_trail::AuditQuery {
                 entity,
                 actor,
@@ -505,7 +524,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             json,
             from_log,
         } => {
-            let store = Store::open(&ledger)?;
+            let store = Store::open_read_only(&ledger)?;
             let query = traceledger::kpi::KpiQuery {
                 site,
                 product,
@@ -527,7 +546,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
                 .map_err(stdout_error)
         }
         Command::Dhr { unit, json, html } => {
-            let store = Store::open(&ledger)?;
+            let store = Store::open_read_only(&ledger)?;
             let history = device_history::device_history(&store, &unit)?;
             let text = if json {
                 serde_json::to_string(&history).map_err(|e| CliError::Usage(e.to_string()))? + "\n"
@@ -550,7 +569,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             dot,
             mermaid,
         } => {
-            let store = Store::open(&ledger)?;
+            let store = Store::open_read_only(&ledger)?;
             let tree = if backward {
                 genealogy::backward(&store, &id)?
             } else if from_log {

@@ -323,7 +323,7 @@ fn read_checkpoint(path: &Path, key: &VerifyingKey) -> Result<(String, Checkpoin
 }
 
 pub fn prove(ledger: &Path, args: ProveArgs) -> Result<(), CliError> {
-    let store = Store::open(ledger)?;
+    let store = Store::open_read_only(ledger)?;
     let identity = ledger_identity(&store)?;
     let head = store.head()?.map_or(0, |h| h.seq);
     if let [old, new] = args.consistency.as_slice() {
@@ -488,7 +488,9 @@ pub struct ExportArgs {
 /// record needed, else issues a new one; the ledger key signs the manifest either way.
 pub fn export(ledger: &Path, args: ExportArgs) -> Result<(), CliError> {
     use traceledger::bundle;
-    let mut store = Store::open(ledger)?;
+    // Export reads the ledger; only when no kept checkpoint covers the records does it write,
+    // to issue one, through a connection opened for that alone.
+    let store = Store::open_read_only(ledger)?;
     let identity = ledger_identity(&store)?;
     let records = bundle::needed_records(&store, &identity, &args.id).map_err(bundle_error)?;
     let last_needed = records.last().map_or(0, |r| r.seq);
@@ -517,7 +519,9 @@ pub fn export(ledger: &Path, args: ExportArgs) -> Result<(), CliError> {
             (kept.note, checkpoint)
         }
         _ => {
-            let (checkpoint, note) = genesis::issue_checkpoint(&mut store, &identity.origin, &key)?;
+            let mut writer = Store::open(ledger)?;
+            let (checkpoint, note) =
+                genesis::issue_checkpoint(&mut writer, &identity.origin, &key)?;
             (note, checkpoint)
         }
     };
@@ -619,7 +623,7 @@ pub struct ApproveArgs {
 /// `approve ID`: the signed `signature.applied` of the DHR as it stands, as one NDJSON line
 /// for `ingest` (the reviewer signs what they were shown: its digest).
 pub fn approve(ledger: &Path, args: ApproveArgs) -> Result<(), CliError> {
-    let store = Store::open(ledger)?;
+    let store = Store::open_read_only(ledger)?;
     let history = traceledger::device_history::device_history(&store, &args.id)?;
     let digest = traceledger::device_history::digest(&history);
     let key = keys::read_signing_key(&args.key)?;

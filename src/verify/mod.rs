@@ -287,9 +287,10 @@ pub fn verify_with_trust(
         .seqs
         .map_or(0, |(_, high)| u64::try_from(high).unwrap_or(0));
     let path = store.path().to_owned();
+    let access = store.access();
     let (chain, trusted) = std::thread::scope(|scope| {
         let walk = scope.spawn(|| -> Result<trust::TrustReport, VerifyError> {
-            let mut other = Store::open(&path)?;
+            let mut other = Store::open_like(&path, access)?;
             other.set_cache_kib(SCAN_CACHE_KIB)?;
             Ok(trust::check(
                 &other,
@@ -486,6 +487,7 @@ pub fn verify_in_segments(
         vec![walk_segment(store, starts[0], high, 1)]
     } else {
         let path = store.path().to_owned();
+        let access = store.access();
         std::thread::scope(|scope| {
             let handles: Vec<_> = (0..segments)
                 .map(|k| {
@@ -493,7 +495,7 @@ pub fn verify_in_segments(
                     let to = starts.get(k + 1).map_or(high, |next| next - 1);
                     let path = path.clone();
                     scope.spawn(move || -> Result<SegmentWalk, VerifyError> {
-                        let mut segment_store = Store::open(&path)?;
+                        let mut segment_store = Store::open_like(&path, access)?;
                         segment_store.set_cache_kib(SCAN_CACHE_KIB)?;
                         let expected_first = if k == 0 {
                             1

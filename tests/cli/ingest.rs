@@ -269,8 +269,8 @@ fn a_missing_input_or_ledger_is_a_clear_error() {
 
 #[test]
 fn a_ledger_of_another_schema_version_is_refused_not_migrated() {
-    // A newer ledger than this build knows (versions 2 and 3 are migrated, see kpi.rs and
-    // trace.rs).
+    // A newer ledger than this build knows (versions 2 and 3 are migrated by `migrate`, see
+    // kpi.rs, trace.rs and read_only.rs).
     let ledger = Ledger::with_plant();
     ledger
         .sqlite()

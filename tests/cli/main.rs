@@ -10,6 +10,7 @@ mod format_doc;
 mod ingest;
 mod kpi;
 mod merkle;
+mod read_only;
 mod support;
 mod tamper;
 mod tidy;
