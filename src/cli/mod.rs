@@ -317,6 +317,10 @@ impl CliError {
                 EXIT_INTEGRITY
             }
             CliError::Verify(VerifyError::Store(e)) if e.is_corruption() => EXIT_INTEGRITY,
+            CliError::Ingest(e @ IngestError::PartlyCommitted { .. }) => match e.cause() {
+                IngestError::Store(e) if e.is_corruption() => EXIT_INTEGRITY,
+                _ => EXIT_ENVIRONMENT,
+            },
             CliError::Tree(e) if e.is_integrity() => EXIT_INTEGRITY,
             CliError::Simulate(SimulateError::Config(_)) => EXIT_BAD_INPUT,
             CliError::Genealogy(GenealogyError::NotFound(_) | GenealogyError::BadUdi { .. })
@@ -676,9 +680,20 @@ pub(crate) fn finish_ingest(input_name: &str, summary: &IngestSummary) -> Result
     } else {
         "NOTHING recorded".to_owned()
     };
+    // Lines checked and found good but rolled back with their input are not "recorded".
+    let kept = summary.committed_recorded;
+    let recorded = if kept == summary.recorded {
+        format!("{kept} recorded")
+    } else if kept == 0 {
+        format!("{} valid, not recorded", summary.recorded)
+    } else {
+        format!(
+            "{kept} recorded, {} more valid, not recorded",
+            summary.recorded - kept
+        )
+    };
     println!(
-        "{verdict}: {} recorded, {} duplicates, {} rejected of {} lines in {:.2} s ({:.0} events/s){}",
-        summary.recorded,
+        "{verdict}: {recorded}, {} duplicates, {} rejected of {} lines in {:.2} s ({:.0} events/s){}",
         summary.duplicates,
         summary.rejected,
         summary.lines,

@@ -49,6 +49,26 @@ pub enum IngestError {
     },
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// An ingest with `commit_every` failed after committing some chunks.
+    #[error(
+        "{source}; lines 1 to {committed_lines} were committed in chunks before the failure{}, nothing after: run the same ingest again to record the rest (the recorded lines are skipped as duplicates)",
+        committed_seqs.map_or(String::new(), |(first, last)| format!(" (seq {first}..{last})"))
+    )]
+    PartlyCommitted {
+        committed_lines: u64,
+        committed_seqs: Option<(u64, u64)>,
+        source: Box<IngestError>,
+    },
+}
+
+impl IngestError {
+    /// The error under a [`IngestError::PartlyCommitted`] (itself otherwise).
+    pub fn cause(&self) -> &IngestError {
+        match self {
+            IngestError::PartlyCommitted { source, .. } => source.cause(),
+            other => other,
+        }
+    }
 }
 
 /// A bad input line: where it is and why it was refused.
@@ -99,7 +119,10 @@ pub struct IngestSummary {
     /// Lines whose outcome is in the ledger: all of them when `committed`, else those of the
     /// chunks committed before the first bad line (`commit_every`).
     pub committed_lines: u64,
-    /// The last seq of the committed chunks.
+    /// Lines of the committed chunks that were recorded (not duplicates).
+    pub committed_recorded: u64,
+    /// The first and last seq of the committed chunks.
+    pub committed_first_seq: Option<u64>,
     pub committed_last_seq: Option<u64>,
 }
 
@@ -204,6 +227,7 @@ pub fn ingest(
             .collect(),
     );
     let (sender, receiver) = std::sync::mpsc::sync_channel::<Batch>(BATCHES_IN_FLIGHT);
+    let mut summary = IngestSummary::default();
     let written = std::thread::scope(|scope| {
         let book = &key_book;
         scope.spawn(move || prepare_lines(reader, schemas, keep_raw, book, &sender));
@@ -218,27 +242,39 @@ pub fn ingest(
             options.commit_every,
             progress,
             &name,
+            &mut summary,
         );
         // Dropping the receiver stops the reader if writing failed half-way.
         drop(receiver);
         written
     });
-    let mut summary = match written {
-        Ok(summary) => summary,
-        Err(e) => {
-            // Dropping the appender rolls the transaction back.
-            return Err(e);
+    // Any failure from here on keeps the chunks committed so far: say which.
+    let partly = |summary: &IngestSummary, e: IngestError| {
+        if summary.committed_lines == 0 {
+            return e;
+        }
+        IngestError::PartlyCommitted {
+            committed_lines: summary.committed_lines,
+            committed_seqs: summary.committed_first_seq.zip(summary.committed_last_seq),
+            source: Box::new(e),
         }
     };
+    if let Err(e) = written {
+        // Dropping the appender rolls the last chunk back.
+        return Err(partly(&summary, e));
+    }
     let commit = summary.rejected == 0 || rejects.is_some();
     if commit {
         // The rejects file is complete before the records are committed, so a reported
         // success always has its rejects beside it.
         if let Some(file) = rejects.take() {
-            file.finish()?;
+            file.finish().map_err(|e| partly(&summary, e))?;
         }
-        appender.commit()?;
+        appender
+            .commit()
+            .map_err(|e| partly(&summary, IngestError::Store(e)))?;
         summary.committed_lines = summary.lines;
+        summary.committed_recorded = summary.recorded;
     } else {
         appender.rollback()?;
         if summary.committed_lines == 0 {
@@ -415,8 +451,8 @@ fn write_lines(
     commit_every: Option<u64>,
     progress: &mut dyn FnMut(Progress),
     name: &str,
-) -> Result<IngestSummary, IngestError> {
-    let mut summary = IngestSummary::default();
+    summary: &mut IngestSummary,
+) -> Result<(), IngestError> {
     let mut known = KnownEntities::default();
     let mut udis = UdiMemory::default();
     let (mut bytes_read, mut lines_read) = (0u64, 0u64);
@@ -460,9 +496,23 @@ fn write_lines(
                 && summary.rejected == 0
                 && summary.lines - summary.committed_lines >= every
             {
-                appender.commit_and_continue()?;
+                let moved = appender.commit_and_continue()?;
                 summary.committed_lines = summary.lines;
+                summary.committed_recorded = summary.recorded;
+                if summary.committed_first_seq.is_none() {
+                    summary.committed_first_seq = summary.first_seq;
+                }
                 summary.committed_last_seq = summary.last_seq;
+                if moved {
+                    // Another writer appended between our chunks (another chunked ingest):
+                    // the keys and roles it recorded count for our next lines.
+                    signers.authority = load_authority(appender)?;
+                    if let Ok(mut book) = signers.key_book.write() {
+                        for (id, key) in signers.authority.public_keys() {
+                            book.entry(id.to_owned()).or_insert(*key);
+                        }
+                    }
+                }
             }
         }
         progress(Progress {
@@ -470,7 +520,7 @@ fn write_lines(
             lines: lines_read,
         });
     }
-    Ok(summary)
+    Ok(())
 }
 
 /// Entities this ingest has seen defined or found in the ledger: a bounded memory that

@@ -635,18 +635,7 @@ impl Store {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let head = read_head(&tx)?;
-        let last_recorded_micros = match head {
-            Some(head) => {
-                let text: String = tx.query_row(
-                    "SELECT recorded_at FROM records WHERE seq = ?1",
-                    params![head.seq as i64],
-                    |row| row.get(0),
-                )?;
-                time::parse_rfc3339_micros(&text).unwrap_or(0)
-            }
-            None => 0,
-        };
+        let (head, last_recorded_micros) = head_and_clock(&tx)?;
         Ok(Appender {
             tx,
             head,
@@ -1078,6 +1067,24 @@ fn claimed_head(conn: &Connection) -> Result<Option<(String, String)>, StoreErro
     Ok(value("head_seq")?.zip(value("head_hash")?))
 }
 
+/// The head and its `recorded_at` in microseconds (0 for an empty log), read under the
+/// write lock by an append.
+fn head_and_clock(conn: &Connection) -> Result<(Option<Head>, i64), StoreError> {
+    let head = read_head(conn)?;
+    let micros = match head {
+        Some(head) => {
+            let text: String = conn.query_row(
+                "SELECT recorded_at FROM records WHERE seq = ?1",
+                params![head.seq as i64],
+                |row| row.get(0),
+            )?;
+            time::parse_rfc3339_micros(&text).unwrap_or(0)
+        }
+        None => 0,
+    };
+    Ok((head, micros))
+}
+
 fn read_head(conn: &Connection) -> Result<Option<Head>, StoreError> {
     let row: Option<(i64, Vec<u8>)> = conn
         .query_row(
@@ -1403,12 +1410,22 @@ impl Appender<'_> {
     ///
     /// # Errors
     /// A database error; then the appends since the last commit are not in the ledger.
-    pub fn commit_and_continue(&mut self) -> Result<(), StoreError> {
+    ///
+    /// Between the two another writer may take the lock and append (another chunked
+    /// ingest); the head is read again under the new lock, so appends go on from the
+    /// ledger's head, never from a stale one. Returns whether another writer appended
+    /// meanwhile (then what the caller knows of the ledger may be stale too).
+    pub fn commit_and_continue(&mut self) -> Result<bool, StoreError> {
         self.claim_head()?;
         // The Transaction object stays open over the new transaction: its commit or
         // rollback at the end applies to the last chunk.
-        self.tx.execute_batch("COMMIT; BEGIN IMMEDIATE;")?;
-        Ok(())
+        self.tx.execute_batch("COMMIT")?;
+        self.tx.execute_batch("BEGIN IMMEDIATE")?;
+        let (head, last_recorded_micros) = head_and_clock(&self.tx)?;
+        let moved = head != self.head;
+        self.head = head;
+        self.last_recorded_micros = self.last_recorded_micros.max(last_recorded_micros);
+        Ok(moved)
     }
 
     /// Makes every append of this transaction durable, and records the new head in `meta`.
