@@ -583,3 +583,62 @@ fn a_deleted_node_is_recomputed_and_the_genuine_root_signed() {
     assert!(note.contains(&format!("\n1025\n{genuine}\n")), "{note}");
     ledger.run(&["verify"]).assert().success();
 }
+
+// --- What the format promises and the hash does not enforce (issue 15 #4).
+
+/// Edits record `seq` with `sql` (an UPDATE of its row) and recomputes the chain from it, as
+/// an insider who knows the hash would: only the format's own rules can catch it.
+fn rewrite_rechained(ledger: &Ledger, seq: i64, sql: &str) {
+    let connection = ledger.sqlite();
+    drop_triggers(&connection);
+    assert_eq!(connection.execute(sql, [seq]).unwrap(), 1);
+    rechain(&connection, seq);
+}
+
+#[test]
+fn a_non_canonical_event_is_caught_even_with_its_hash_recomputed() {
+    let ledger = Ledger::with_plant();
+    rewrite_rechained(
+        &ledger,
+        12,
+        "UPDATE records SET event = replace(event, '\"site\":', '\"site\": ') WHERE seq = ?1",
+    );
+    assert_caught(&ledger, "non_canonical_event", 12);
+}
+
+#[test]
+fn a_recorded_at_of_another_form_is_caught() {
+    let ledger = Ledger::with_plant();
+    let at: String = ledger
+        .sqlite()
+        .query_row("SELECT recorded_at FROM records WHERE seq = 15", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    // The same instant without its microseconds: a valid RFC 3339 time, not the ledger's form.
+    let short = format!("{}Z", &at[..19]);
+    rewrite_rechained(
+        &ledger,
+        15,
+        &format!("UPDATE records SET recorded_at = '{short}' WHERE seq = ?1"),
+    );
+    assert_caught(&ledger, "bad_recorded_at", 15);
+}
+
+#[test]
+fn a_recorded_at_that_goes_back_is_caught() {
+    let ledger = Ledger::with_plant();
+    rewrite_rechained(
+        &ledger,
+        15,
+        "UPDATE records SET recorded_at = '2000-01-01T00:00:00.000000Z' WHERE seq = ?1",
+    );
+    let report = assert_caught(&ledger, "recorded_at_backwards", 15);
+    assert!(
+        report["finding"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("2000-01-01T00:00:00.000000Z"),
+        "{report}"
+    );
+}
