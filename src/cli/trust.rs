@@ -490,8 +490,21 @@ pub fn export(ledger: &Path, args: ExportArgs) -> Result<(), CliError> {
     use traceledger::bundle;
     // Export reads the ledger; only when no kept checkpoint covers the records does it write,
     // to issue one, through a connection opened for that alone.
-    let store = Store::open_read_only(ledger)?;
+    let mut store = Store::open_read_only(ledger)?;
     let identity = ledger_identity(&store)?;
+    // The ledger key vouches for what it exports: only from a ledger that verifies (chain,
+    // genesis, checkpoints, signatures), else a tampered ledger would yield a signed bundle
+    // that blames some untouched record.
+    let report = traceledger::verify::verify_with_trust(
+        &mut store,
+        false,
+        &traceledger::verify::TrustOptions::default(),
+    )?;
+    if let Some(finding) = &report.finding {
+        return Err(CliError::Integrity(format!(
+            "integrity failure: the ledger does not verify, so nothing was exported: {finding} (see `traceledger verify`)"
+        )));
+    }
     let records = bundle::needed_records(&store, &identity, &args.id).map_err(bundle_error)?;
     let last_needed = records.last().map_or(0, |r| r.seq);
     // The ledger key signs the manifest, so it is needed even when a kept checkpoint covers

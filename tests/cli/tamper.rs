@@ -642,3 +642,34 @@ fn a_recorded_at_that_goes_back_is_caught() {
         "{report}"
     );
 }
+
+#[test]
+fn export_refuses_a_tampered_ledger() {
+    let ledger = Ledger::with_plant();
+    let connection = ledger.sqlite();
+    drop_triggers(&connection);
+    connection
+        .execute(
+            "UPDATE records SET event = replace(event, '\"site\":', '\"site\": ') WHERE seq = 12",
+            [],
+        )
+        .unwrap();
+    drop(connection);
+    let bundle = ledger.file("unit.bundle.json");
+    let output = ledger
+        .run(&[
+            "export",
+            "IP3K-260002",
+            "--bundle",
+            bundle.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(EXIT_INTEGRITY), "{stderr}");
+    assert!(
+        stderr.contains("does not verify") && stderr.contains("seq 12"),
+        "{stderr}"
+    );
+    assert!(!bundle.exists(), "no bundle was written");
+}
