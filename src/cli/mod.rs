@@ -692,7 +692,9 @@ pub(crate) fn finish_ingest(input_name: &str, summary: &IngestSummary) -> Result
             summary.recorded - kept
         )
     };
-    println!(
+    // The outcome is the exit code: a closed stdout loses this line only.
+    let _ = writeln!(
+        std::io::stdout(),
         "{verdict}: {recorded}, {} duplicates, {} rejected of {} lines in {:.2} s ({:.0} events/s){}",
         summary.duplicates,
         summary.rejected,
@@ -729,18 +731,21 @@ fn count(n: u64, noun: &str) -> String {
 }
 
 fn print_verify(report: &VerifyReport, json: bool) -> Result<(), CliError> {
+    // The verdict is the exit code: a closed stdout loses the text only, never the code.
+    let mut out = std::io::stdout().lock();
     if json {
         let value = output::verify_json(report);
-        println!("{value}");
+        let _ = writeln!(out, "{value}");
     } else {
         match &report.finding {
             None => {
                 let head = report.head.map_or("empty".to_owned(), |h| {
                     format!("head seq {} hash {}", h.seq, h.hash)
                 });
-                println!("ok: {} records verified, {head}", report.records);
+                let _ = writeln!(out, "ok: {} records verified, {head}", report.records);
                 if let Some(trust) = &report.trust {
-                    println!(
+                    let _ = writeln!(
+                        out,
                         "ok: genesis, {} and {} verified with the ledger key",
                         count(trust.checkpoints_checked as u64, "checkpoint"),
                         count(trust.signatures_checked, "signature")
@@ -748,21 +753,23 @@ fn print_verify(report: &VerifyReport, json: bool) -> Result<(), CliError> {
                 }
             }
             Some(finding) => {
-                println!("FAILED: {finding}");
+                let _ = writeln!(out, "FAILED: {finding}");
                 if finding.seq().is_some() {
-                    println!("{} records verified before it", report.records);
+                    let _ = writeln!(out, "{} records verified before it", report.records);
                 } else {
-                    println!("{} records verified", report.records);
+                    let _ = writeln!(out, "{} records verified", report.records);
                 }
             }
         }
         if let Some(derived) = &report.derived {
             if derived.matches() {
-                println!(
+                let _ = writeln!(
+                    out,
                     "derived: entity index, KPI tables, forward genealogy and Merkle tree nodes match the records"
                 );
             } else {
-                println!(
+                let _ = writeln!(
+                    out,
                     "derived: differs from the records: entity index {} rows missing, {} rows extra (first missing {:?}, first extra {:?}); KPI tables {} rows differ; forward genealogy {} rows differ; Merkle tree nodes {} wrong{}; run `traceledger rebuild`",
                     derived.missing,
                     derived.extra,
