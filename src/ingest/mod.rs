@@ -302,8 +302,8 @@ fn prepare_lines(
     let mut batch = Vec::with_capacity(BATCH_LINES);
     let (mut bytes_read, mut line) = (0u64, 0u64);
     loop {
-        let line_len = match read_line(&mut reader, &mut buffer) {
-            Ok(Some(len)) => len,
+        let (line_len, content_len) = match read_line(&mut reader, &mut buffer) {
+            Ok(Some(lengths)) => lengths,
             Ok(None) => break,
             Err(e) => {
                 let _ = sender.send(Err(e));
@@ -312,7 +312,7 @@ fn prepare_lines(
         };
         bytes_read += line_len as u64;
         line += 1;
-        let outcome = match decode_line(&buffer, line == 1, line_len) {
+        let outcome = match decode_line(&buffer, line == 1, content_len) {
             Ok(None) => continue,
             Ok(Some(text)) => ValidEvent::parse(text, schemas).and_then(|mut event| {
                 let refs = entity_refs(&event.value);
@@ -715,34 +715,42 @@ fn check_refs(
 }
 
 /// Reads one line (up to and without `\n`) into `buffer`, keeping at most
-/// [`LINE_BYTES_MAX`] + 1 bytes of it. Returns the line's full length in bytes (with its
-/// `\n`), or `None` at the end of input.
+/// [`LINE_BYTES_MAX`] + 2 bytes of it (the limit, one byte more, and a `\r`). Returns the
+/// line's full length in bytes (with its `\n`) and the length of its content (without `\n`
+/// or `\r\n`: what the limit applies to), or `None` at the end of input.
 fn read_line(
     reader: &mut (impl BufRead + ?Sized),
     buffer: &mut Vec<u8>,
-) -> std::io::Result<Option<usize>> {
+) -> std::io::Result<Option<(usize, usize)>> {
     buffer.clear();
     let mut total = 0usize;
+    let mut last = None;
     loop {
         let available = match reader.fill_buf() {
             Ok(bytes) => bytes,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),
         };
+        let content = |total: usize, last: Option<u8>, newline: bool| {
+            total - usize::from(newline) - usize::from(last == Some(b'\r'))
+        };
         if available.is_empty() {
-            return Ok((total > 0).then_some(total));
+            return Ok((total > 0).then(|| (total, content(total, last, false))));
         }
         let (chunk, found_end) = match memchr(b'\n', available) {
             Some(end) => (&available[..end], true),
             None => (available, false),
         };
-        let room = (LINE_BYTES_MAX + 1).saturating_sub(buffer.len());
+        if let Some(&byte) = chunk.last() {
+            last = Some(byte);
+        }
+        let room = (LINE_BYTES_MAX + 2).saturating_sub(buffer.len());
         buffer.extend_from_slice(&chunk[..chunk.len().min(room)]);
         let used = chunk.len() + usize::from(found_end);
         total += used;
         reader.consume(used);
         if found_end {
-            return Ok(Some(total));
+            return Ok(Some((total, content(total, last, true))));
         }
     }
 }
@@ -753,12 +761,18 @@ fn memchr(needle: u8, haystack: &[u8]) -> Option<usize> {
 
 /// Decodes a raw line: strips a BOM on the first line and a trailing `\r`; `Ok(None)` for a
 /// blank line.
-fn decode_line(raw: &[u8], first_line: bool, line_len: usize) -> Result<Option<&str>, Rejection> {
-    if raw.len() > LINE_BYTES_MAX {
+fn decode_line(
+    raw: &[u8],
+    first_line: bool,
+    content_len: usize,
+) -> Result<Option<&str>, Rejection> {
+    if content_len > LINE_BYTES_MAX {
         return Err(Rejection::new(
             RejectCode::LineTooLong,
             None,
-            format!("line is {line_len} bytes long; the limit is {LINE_BYTES_MAX}"),
+            format!(
+                "line is {content_len} bytes long without its line ending; the limit is {LINE_BYTES_MAX}"
+            ),
         ));
     }
     let mut bytes = raw;
@@ -846,18 +860,43 @@ mod tests {
         let mut reader = std::io::BufReader::with_capacity(64, input.as_bytes());
         let mut buffer = Vec::new();
         let mut lines = Vec::new();
-        while let Some(len) = read_line(&mut reader, &mut buffer).unwrap() {
-            lines.push((buffer.len(), len));
+        while let Some((len, content)) = read_line(&mut reader, &mut buffer).unwrap() {
+            lines.push((buffer.len(), len, content));
         }
         assert_eq!(
             lines,
             vec![
-                (2, 3),
-                (0, 1),
-                (LINE_BYTES_MAX + 1, LINE_BYTES_MAX + 11),
-                (4, 4)
+                (2, 3, 1),
+                (0, 1, 0),
+                (LINE_BYTES_MAX + 2, LINE_BYTES_MAX + 11, LINE_BYTES_MAX + 10),
+                (4, 4, 4)
             ]
         );
+    }
+
+    #[test]
+    fn the_line_limit_applies_to_the_content_with_lf_or_crlf() {
+        let exact = "x".repeat(LINE_BYTES_MAX);
+        for ending in ["\n", "\r\n", ""] {
+            let input = format!("{exact}{ending}");
+            let mut reader = std::io::BufReader::with_capacity(64, input.as_bytes());
+            let mut buffer = Vec::new();
+            let (_, content) = read_line(&mut reader, &mut buffer).unwrap().unwrap();
+            assert_eq!(content, LINE_BYTES_MAX, "{ending:?}");
+            assert!(decode_line(&buffer, false, content).is_ok(), "{ending:?}");
+            let over = format!("{exact}x{ending}");
+            let mut reader = std::io::BufReader::with_capacity(64, over.as_bytes());
+            let (_, content) = read_line(&mut reader, &mut buffer).unwrap().unwrap();
+            let refused = decode_line(&buffer, false, content).unwrap_err();
+            assert_eq!(refused.code, RejectCode::LineTooLong, "{ending:?}");
+            assert!(
+                refused
+                    .message
+                    .contains(&format!("{} bytes long", LINE_BYTES_MAX + 1)),
+                "{}",
+                refused.message
+            );
+        }
     }
 
     #[test]
