@@ -26,6 +26,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use udi_check::{LabelUdi, UdiMemory};
 
+mod numbers;
 mod udi_check;
 
 /// A line longer than this is refused without being held in memory: no event of the
@@ -315,6 +316,15 @@ fn prepare_lines(
         let outcome = match decode_line(&buffer, line == 1, content_len) {
             Ok(None) => continue,
             Ok(Some(text)) => ValidEvent::parse(text, schemas).and_then(|mut event| {
+                if let Some((field, number)) = numbers::first_changed_number(text) {
+                    return Err(Rejection::new(
+                        RejectCode::SchemaViolation,
+                        Some(field),
+                        format!(
+                            "number {number} cannot be stored as it is: the ledger keeps numbers as IEEE 754 doubles (RFC 8785), which would change it; send it as a string, or with at most 17 significant digits within the double's range"
+                        ),
+                    ));
+                }
                 let refs = entity_refs(&event.value);
                 let facts = EventFacts::of(&event.value);
                 let label = udi_check::parse_event_udi(&event)?;

@@ -849,3 +849,64 @@ fn a_chunked_ingest_goes_on_from_the_head_another_writer_moved() {
         .contains(&report["finding"]["code"].as_str().unwrap_or_default());
     assert!(chain_ok, "{code} {report}");
 }
+
+#[test]
+fn numbers_that_would_change_are_refused_naming_their_field() {
+    let ledger = Ledger::for_simulation();
+    let stream = simulated(ledger.dir.path(), 2, 15);
+    let text = std::fs::read_to_string(&stream).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    // The first line with a decimal number in it, and the prefix before it.
+    let at = lines.iter().position(|l| l.contains("\"lsl\":")).unwrap();
+    let original: serde_json::Value = serde_json::from_str(lines[at]).unwrap();
+    let pointer = {
+        // Where "lsl" is, as a JSON pointer, found in the parsed event.
+        fn find(value: &serde_json::Value, path: String) -> Option<String> {
+            match value {
+                serde_json::Value::Object(map) => map.iter().find_map(|(k, v)| {
+                    if k == "lsl" {
+                        Some(format!("{path}/{k}"))
+                    } else {
+                        find(v, format!("{path}/{k}"))
+                    }
+                }),
+                serde_json::Value::Array(items) => items
+                    .iter()
+                    .enumerate()
+                    .find_map(|(i, v)| find(v, format!("{path}/{i}"))),
+                _ => None,
+            }
+        }
+        find(&original, String::new()).unwrap()
+    };
+    for number in ["1e-400", "123456789012345678901234567890"] {
+        let changed = regex_replace_first(lines[at], "\"lsl\":", number);
+        let input = ledger.file("numbers.ndjson");
+        let mut body = lines[..at].join("\n");
+        body.push('\n');
+        body.push_str(&changed);
+        body.push('\n');
+        std::fs::write(&input, body).unwrap();
+        let output = ledger
+            .run(&["ingest", input.to_str().unwrap()])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(EXIT_BAD_INPUT), "{stderr}");
+        assert!(
+            stderr.contains(&format!(":{}: schema_violation at {pointer}", at + 1))
+                && stderr.contains(number),
+            "{stderr}"
+        );
+    }
+}
+
+/// `line` with the number after the first `key` replaced by `number`.
+fn regex_replace_first(line: &str, key: &str, number: &str) -> String {
+    let start = line.find(key).unwrap() + key.len();
+    let end = start
+        + line[start..]
+            .find(|c: char| !(c.is_ascii_digit() || "+-.eE".contains(c)))
+            .unwrap();
+    format!("{}{number}{}", &line[..start], &line[end..])
+}
