@@ -910,3 +910,25 @@ fn regex_replace_first(line: &str, key: &str, number: &str) -> String {
             .unwrap();
     format!("{}{number}{}", &line[..start], &line[end..])
 }
+
+#[test]
+fn rolled_back_lines_are_called_valid_not_recorded() {
+    let ledger = Ledger::for_simulation();
+    let stream = simulated(ledger.dir.path(), 2, 16);
+    let text = std::fs::read_to_string(&stream).unwrap();
+    let good: Vec<&str> = text.lines().take(7).collect();
+    let input = ledger.file("seven-and-bad.ndjson");
+    std::fs::write(&input, format!("{}\nnot json\n", good.join("\n"))).unwrap();
+    let output = ledger
+        .run(&["ingest", input.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(EXIT_BAD_INPUT));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.starts_with(
+            "NOTHING recorded: 7 valid, not recorded, 0 duplicates, 1 rejected of 8 lines"
+        ),
+        "{stdout}"
+    );
+}
