@@ -574,6 +574,10 @@ pub struct VerifyBundleArgs {
     /// Print the proven DHR as JSON
     #[arg(long)]
     json: bool,
+    /// A checkpoint you already hold (repeatable): the bundle's must be the same tree or
+    /// extend it, shown by a consistency proof the bundle carries
+    #[arg(long = "checkpoint", value_name = "FILE")]
+    checkpoints: Vec<PathBuf>,
 }
 
 pub fn verify_bundle(args: VerifyBundleArgs) -> Result<(), CliError> {
@@ -589,6 +593,21 @@ pub fn verify_bundle(args: VerifyBundleArgs) -> Result<(), CliError> {
         }
         other => bundle_error(other),
     })?;
+    let mut consistent = Vec::new();
+    for path in &args.checkpoints {
+        let held = std::fs::read_to_string(path).map_err(|source| CliError::Io {
+            what: format!("read {}", path.display()),
+            source,
+        })?;
+        let checked = traceledger::bundle::check_against_held(&text, &key, &held).map_err(|e| {
+            CliError::Integrity(format!("integrity failure: {}: {e}", path.display()))
+        })?;
+        consistent.push(format!(
+            "ok: consistent with the checkpoint you hold, {} (tree size {})",
+            path.display(),
+            checked.tree_size
+        ));
+    }
     let mut stdout = std::io::stdout().lock();
     if args.json {
         let value =
@@ -606,6 +625,9 @@ pub fn verify_bundle(args: VerifyBundleArgs) -> Result<(), CliError> {
         verified.signatures
     )
     .map_err(stdout_error)?;
+    for line in &consistent {
+        writeln!(stdout, "{line}").map_err(stdout_error)?;
+    }
     writeln!(stdout).map_err(stdout_error)?;
     stdout
         .write_all(traceledger::device_history::render_text(&verified.history).as_bytes())
