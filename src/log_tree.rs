@@ -14,6 +14,9 @@ use crate::store::{Store, StoreError};
 use ed25519_dalek::VerifyingKey;
 use std::ops::ControlFlow;
 
+/// A subtree hash to store: (level, index, hash).
+pub type NewNode = (u32, u64, [u8; 32]);
+
 /// Subtrees of 2^STORED_LEVEL leaves and larger are kept in the store.
 pub const STORED_LEVEL: u32 = 8;
 
@@ -130,7 +133,7 @@ pub fn checked_root(
     key: &VerifyingKey,
     origin: &str,
     size: u64,
-) -> Result<(NodeHash, Vec<(u32, u64, [u8; 32])>), TreeError> {
+) -> Result<(NodeHash, Vec<NewNode>), TreeError> {
     if let Some((level, idx)) = store.stray_tree_node(size, STORED_LEVEL)? {
         return Err(TreeError::StrayNode { level, idx, size });
     }
@@ -335,7 +338,7 @@ pub fn diff_nodes(store: &Store, size: u64) -> Result<NodeDiff, StoreError> {
 /// A database error, or `Unreadable` for a missing or damaged record.
 pub fn rebuild(store: &mut Store) -> Result<usize, StoreError> {
     let size = store.head()?.map_or(0, |head| head.seq);
-    let nodes: Vec<(u32, u64, [u8; 32])> = nodes_from_records(store, size)?
+    let nodes: Vec<NewNode> = nodes_from_records(store, size)?
         .into_iter()
         .map(|((level, idx), node)| (level, idx, node.0))
         .collect();
