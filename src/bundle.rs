@@ -48,6 +48,12 @@ pub struct Bundle {
     pub checkpoint: String,
     /// In seq order.
     pub records: Vec<BundleRecord>,
+    /// Consistency proofs from the trees of the ledger's earlier checkpoints to this one's,
+    /// so that an auditor who holds one of them can check the bundle's against it
+    /// (`verify-bundle --checkpoint`). Self-verifying against the two signed roots; absent
+    /// from bundles made before they were added.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub consistency: Vec<BundleConsistency>,
     /// The ledger key's Ed25519 signature (base64) over the manifest ([`manifest_message`]).
     pub manifest_signature: String,
 }
@@ -68,8 +74,19 @@ pub struct BundleRecord {
     pub proof: Vec<String>,
 }
 
+/// The RFC 9162 consistency proof (hex node hashes) from the tree of the first `old_size`
+/// records to the bundle checkpoint's tree.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct BundleConsistency {
+    pub old_size: u64,
+    pub proof: Vec<String>,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum BundleError {
+    #[error("against the checkpoint you hold: {0}")]
+    Held(String),
     #[error("the bundle is not valid JSON of format {BUNDLE_FORMAT}: {0}")]
     Format(String),
     #[error("the bundle's checkpoint: {0}")]
@@ -101,6 +118,7 @@ impl BundleError {
         matches!(
             self,
             BundleError::Checkpoint(_)
+                | BundleError::Held(_)
                 | BundleError::Record { .. }
                 | BundleError::Signature { .. }
                 | BundleError::Manifest
@@ -225,12 +243,38 @@ pub fn export(
             proof: proof.iter().map(ToString::to_string).collect(),
         });
     }
+    let mut consistency = Vec::new();
+    for kept in store.checkpoints()? {
+        if kept.tree_size == 0 || kept.tree_size >= checkpoint.tree_size {
+            continue;
+        }
+        let proof = log_tree::consistency_proof(store, kept.tree_size, checkpoint.tree_size)?
+            .unwrap_or_default();
+        // Only a proof that holds goes out (the kept root was checked by verify before).
+        let holds = NodeHash::from_slice(&kept.root).is_some_and(|old_root| {
+            merkle::verify_consistency(
+                kept.tree_size,
+                checkpoint.tree_size,
+                &old_root,
+                &checkpoint.root,
+                &proof,
+            )
+            .is_ok()
+        });
+        if holds {
+            consistency.push(BundleConsistency {
+                old_size: kept.tree_size,
+                proof: proof.iter().map(ToString::to_string).collect(),
+            });
+        }
+    }
     let message = manifest_message(
         subject,
         note,
         carried.iter().map(|r| (r.seq, r.hash.as_str())),
     );
     Ok(Bundle {
+        consistency,
         format: BUNDLE_FORMAT.to_owned(),
         subject: subject.to_owned(),
         checkpoint: note.to_owned(),
@@ -246,6 +290,80 @@ pub struct Verified {
     pub records: usize,
     pub signatures: usize,
     pub history: DeviceHistory,
+}
+
+/// Checks a bundle's checkpoint against one the auditor already holds (`held`, a signed
+/// note): both must open with the ledger key and be of one log; of the same size they must
+/// be the same tree, and an older held one must be proven a prefix of the bundle's by a
+/// consistency proof the bundle carries. A held checkpoint newer than the bundle's cannot be
+/// checked against it: refused, as a stale bundle. Returns the held checkpoint.
+///
+/// # Errors
+/// `Format` for a bundle that is not one, `Held` when the check fails.
+pub fn check_against_held(
+    text: &str,
+    ledger_key: &VerifyingKey,
+    held: &str,
+) -> Result<Checkpoint, BundleError> {
+    let bundle: Bundle =
+        serde_json::from_str(text).map_err(|e| BundleError::Format(e.to_string()))?;
+    let ours = checkpoint::open(&bundle.checkpoint, ledger_key).map_err(BundleError::Checkpoint)?;
+    let theirs = checkpoint::open(held, ledger_key)
+        .map_err(|e| BundleError::Held(format!("it does not open with the ledger key: {e}")))?;
+    let fail = |why: String| Err(BundleError::Held(why));
+    if theirs.origin != ours.origin {
+        return fail(format!(
+            "it is of log {:?}, the bundle of {:?}",
+            theirs.origin, ours.origin
+        ));
+    }
+    if theirs.tree_size == ours.tree_size {
+        if theirs.root != ours.root {
+            return fail(format!(
+                "both are of {} records but their roots differ ({} and {}): the ledger key signed two histories (a split view)",
+                ours.tree_size, theirs.root, ours.root
+            ));
+        }
+        return Ok(theirs);
+    }
+    if theirs.tree_size > ours.tree_size {
+        return fail(format!(
+            "it is of {} records, the bundle's checkpoint of {} only: the bundle is older than what you hold and cannot be checked against it (ask for a bundle against a newer checkpoint)",
+            theirs.tree_size, ours.tree_size
+        ));
+    }
+    let Some(carried) = bundle
+        .consistency
+        .iter()
+        .find(|c| c.old_size == theirs.tree_size)
+    else {
+        return fail(format!(
+            "the bundle carries no consistency proof from {} records (the ledger did not keep that checkpoint when it made the bundle)",
+            theirs.tree_size
+        ));
+    };
+    let proof = carried
+        .proof
+        .iter()
+        .map(|h| RecordHash::from_hex(h).map(|r| NodeHash(r.0)))
+        .collect::<Option<Vec<_>>>()
+        .ok_or_else(|| {
+            BundleError::Format("a consistency proof hash is not 64 hex digits".into())
+        })?;
+    merkle::verify_consistency(
+        theirs.tree_size,
+        ours.tree_size,
+        &theirs.root,
+        &ours.root,
+        &proof,
+    )
+    .map_err(|e| {
+        BundleError::Held(format!(
+            "the bundle's tree of {} records does not extend yours of {}: {e} (the history was rewritten, or the ledger key signed two histories)",
+            ours.tree_size, theirs.tree_size
+        ))
+    })?;
+    Ok(theirs)
 }
 
 fn record_error(seq: u64, detail: impl Into<String>) -> BundleError {

@@ -36,6 +36,8 @@ pub enum GenesisError {
     Key(#[from] KeyError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Tree(#[from] log_tree::TreeError),
 }
 
 /// What the genesis records: the first site and its first admin.
@@ -234,22 +236,31 @@ fn write_genesis(
 /// Signs a checkpoint of the whole ledger as it stands and keeps it. Returns the checkpoint
 /// and its note.
 ///
+/// The root signed is [`log_tree::checked_root`]'s: the tree of the last kept checkpoint,
+/// checked against the root it signed, extended by the records since, each checked against
+/// its hash and link; never a root read from the stored subtree hashes. The subtree hashes
+/// those records complete are stored with the checkpoint.
+///
 /// # Errors
-/// A database error, or `Unreadable` for a damaged record.
+/// A refusal when the records or stored nodes are not what they must be
+/// ([`log_tree::TreeError::is_integrity`]), or a database error.
 pub fn issue_checkpoint(
     store: &mut Store,
     origin: &str,
     ledger_key: &SigningKey,
-) -> Result<(Checkpoint, String), StoreError> {
-    log_tree::extend(store)?;
+) -> Result<(Checkpoint, String), log_tree::TreeError> {
     let tree_size = store.head()?.map_or(0, |head| head.seq);
-    let root = log_tree::root_at(store, tree_size)?;
+    let (root, new_nodes) =
+        log_tree::checked_root(store, &ledger_key.verifying_key(), origin, tree_size)?;
     let checkpoint = Checkpoint {
         origin: origin.to_owned(),
         tree_size,
         root,
     };
     let note = checkpoint::sign(&checkpoint, ledger_key);
+    if !new_nodes.is_empty() {
+        store.insert_tree_nodes(&new_nodes)?;
+    }
     store.insert_checkpoint(tree_size, &root.0, &note)?;
     Ok((checkpoint, note))
 }

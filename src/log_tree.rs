@@ -5,12 +5,17 @@
 //! grows, so a new tree head costs the new records plus a logarithm, and a proof reads at
 //! most 255 record hashes plus one stored node per level. Smaller subtrees are hashed from
 //! the record hashes on demand. The stored nodes are derived data: a missing one is
-//! recomputed, and `verify` recomputes every checkpoint's root from the records alone.
+//! recomputed, `verify` recomputes every checkpoint's root from the records alone, and the
+//! ledger key signs only a root [`checked_root`] recomputed from checked records.
 
-use crate::chain::RecordHash;
+use crate::chain::{GENESIS_PREV, RecordHash, record_hash};
 use crate::merkle::{self, LeafIndex, NodeHash, SubtreeSource};
 use crate::store::{Store, StoreError};
-use std::collections::HashMap;
+use ed25519_dalek::VerifyingKey;
+use std::ops::ControlFlow;
+
+/// A subtree hash to store: (level, index, hash).
+pub type NewNode = (u32, u64, [u8; 32]);
 
 /// Subtrees of 2^STORED_LEVEL leaves and larger are kept in the store.
 pub const STORED_LEVEL: u32 = 8;
@@ -58,44 +63,287 @@ impl SubtreeSource for StoreSource<'_> {
     }
 }
 
-/// Brings the stored subtree hashes up to the ledger's head. Returns how many were added.
+/// Why the ledger key refused to sign: the tree it would sign is not the one the records
+/// make, or the records are not what the last signed checkpoint vouched for.
+#[derive(Debug, thiserror::Error)]
+pub enum TreeError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(
+        "record {seq}: {detail}: refusing to sign a checkpoint over it (run `traceledger verify`)"
+    )]
+    Record { seq: u64, detail: String },
+    #[error(
+        "the stored tree node at level {level}, index {idx} is not the hash of records {first} to {last}: refusing to sign (the tree_nodes table was edited; `traceledger verify --derived` shows it, `traceledger rebuild` recomputes it)"
+    )]
+    NodeMismatch {
+        level: u32,
+        idx: u64,
+        first: u64,
+        last: u64,
+    },
+    #[error(
+        "the tree_nodes table holds a node no ledger of {size} records has (level {level}, index {idx}): refusing to sign (the table was edited; `traceledger rebuild` recomputes it)"
+    )]
+    StrayNode { level: i64, idx: i64, size: u64 },
+    #[error(
+        "the ledger's first {tree_size} records no longer hash to the root the kept checkpoint of that size signed: refusing to sign (run `traceledger verify`)"
+    )]
+    BaseMismatch { tree_size: u64 },
+    #[error(
+        "the kept checkpoint of tree size {tree_size} does not open with the ledger key ({detail}): refusing to sign (run `traceledger verify`)"
+    )]
+    BadCheckpoint { tree_size: u64, detail: String },
+    #[error(
+        "a kept checkpoint vouches for {tree_size} records but the ledger holds {records}: refusing to sign (run `traceledger verify`)"
+    )]
+    CutShort { tree_size: u64, records: u64 },
+}
+
+impl TreeError {
+    /// True for a refusal because of what the file holds (an integrity failure), false for a
+    /// database or I/O error.
+    pub fn is_integrity(&self) -> bool {
+        match self {
+            TreeError::Store(e) => e.is_corruption(),
+            _ => true,
+        }
+    }
+}
+
+/// The tree head of the whole ledger, for the ledger key to sign, computed from nothing it
+/// has not checked.
+///
+/// The base is the largest kept checkpoint that opens with `key` (none: the empty tree). Its
+/// complete subtrees (stored nodes, or record hashes below level 8) must hash to the root it
+/// signed, and the last record it covers must prove into that root; the records after it must
+/// each hash to their stored hash and link to the one before. Their leaves extend the base's
+/// subtrees to the new root. Every stored node those records complete is compared with the
+/// hash they give (a different one: `NodeMismatch`), no stored node may lie beyond the head
+/// (`StrayNode`), and the nodes that were missing are returned for storing.
+///
+/// So the key signs a root only if the tree it closes is the checked records appended to a
+/// tree it signed before: whoever can write the file but lacks the key cannot make it sign a
+/// root taken from `tree_nodes`.
 ///
 /// # Errors
-/// A database error, or `Unreadable` for a damaged record.
-pub fn extend(store: &mut Store) -> Result<usize, StoreError> {
-    let size = store.head()?.map_or(0, |head| head.seq);
-    let mut new_nodes: Vec<(u32, u64, [u8; 32])> = Vec::new();
-    let mut fresh: HashMap<(u32, u64), NodeHash> = HashMap::new();
-    let mut level = STORED_LEVEL;
-    loop {
-        let complete = size >> level;
-        let stored = store.tree_nodes_at_level(level)?;
-        if complete == 0 {
-            break;
-        }
-        for index in stored..complete {
-            let hash = if level == STORED_LEVEL {
-                hash_from_leaves(store, level, index)?
-            } else {
-                let child = |i: u64| -> Result<NodeHash, StoreError> {
-                    match fresh.get(&(level - 1, i)) {
-                        Some(hash) => Ok(*hash),
-                        None => StoreSource::new(store).perfect(level - 1, i),
+/// A refusal ([`TreeError::is_integrity`]), or a database error.
+pub fn checked_root(
+    store: &Store,
+    key: &VerifyingKey,
+    origin: &str,
+    size: u64,
+) -> Result<(NodeHash, Vec<NewNode>), TreeError> {
+    if let Some((level, idx)) = store.stray_tree_node(size, STORED_LEVEL)? {
+        return Err(TreeError::StrayNode { level, idx, size });
+    }
+    // The largest kept checkpoint (they are listed smallest first).
+    let base = match store.checkpoints()?.into_iter().last() {
+        None => None,
+        Some(kept) => {
+            let opened = crate::checkpoint::open(&kept.note, key)
+                .map_err(|e| e.to_string())
+                .and_then(|c| {
+                    if c.origin == origin && c.tree_size == kept.tree_size {
+                        Ok(c)
+                    } else {
+                        Err(format!("it states log {:?} size {}", c.origin, c.tree_size))
                     }
-                };
-                let left = child(index * 2)?;
-                let right = child(index * 2 + 1)?;
-                merkle::node_hash(&left, &right)
-            };
-            fresh.insert((level, index), hash);
-            new_nodes.push((level, index, hash.0));
+                })
+                .map_err(|detail| TreeError::BadCheckpoint {
+                    tree_size: kept.tree_size,
+                    detail,
+                })?;
+            if opened.tree_size > size {
+                return Err(TreeError::CutShort {
+                    tree_size: opened.tree_size,
+                    records: size,
+                });
+            }
+            Some(opened)
         }
-        level += 1;
+    };
+    let base_size = base.as_ref().map_or(0, |b| b.tree_size);
+    let mut running = RunningRoot::default();
+    let mut prev = GENESIS_PREV;
+    if let Some(base) = &base {
+        let mut source = StoreSource::new(store);
+        let mut lo = 0u64;
+        for level in (0..u64::BITS).rev() {
+            if base.tree_size & (1u64 << level) != 0 {
+                running
+                    .stack
+                    .push((1u64 << level, source.perfect(level, lo >> level)?));
+                lo += 1u64 << level;
+            }
+        }
+        running.size = base.tree_size;
+        if running.root() != base.root {
+            return Err(TreeError::BaseMismatch {
+                tree_size: base.tree_size,
+            });
+        }
+        if base.tree_size > 0 {
+            let last = store
+                .hash_at(base.tree_size)?
+                .ok_or(TreeError::BaseMismatch {
+                    tree_size: base.tree_size,
+                })?;
+            let proof = inclusion_proof(store, base.tree_size, base.tree_size)?.unwrap_or_default();
+            merkle::verify_inclusion(
+                LeafIndex(base.tree_size - 1),
+                base.tree_size,
+                &leaf_of(&last),
+                &proof,
+                &base.root,
+            )
+            .map_err(|_| TreeError::BaseMismatch {
+                tree_size: base.tree_size,
+            })?;
+            prev = last;
+        }
     }
-    if !new_nodes.is_empty() {
-        store.insert_tree_nodes(&new_nodes)?;
+    let mut completed: Vec<(u32, u64, NodeHash)> = Vec::new();
+    let mut failure: Option<TreeError> = None;
+    let mut expected = base_size + 1;
+    store.for_each_record(
+        i64::try_from(expected).unwrap_or(i64::MAX),
+        i64::try_from(size).unwrap_or(i64::MAX),
+        |item| {
+            let refuse = |detail: String| TreeError::Record {
+                seq: expected,
+                detail,
+            };
+            let view = match item {
+                Ok(view) => view,
+                Err(e) => {
+                    failure = Some(refuse(e.to_string()));
+                    return ControlFlow::Break(());
+                }
+            };
+            if view.seq != i64::try_from(expected).unwrap_or(i64::MAX) {
+                failure = Some(refuse(format!("the next record stored is {}", view.seq)));
+                return ControlFlow::Break(());
+            }
+            if view.prev != prev.0 {
+                failure = Some(refuse(
+                    "its prev is not the hash of the record before".to_owned(),
+                ));
+                return ControlFlow::Break(());
+            }
+            let hash = record_hash(expected, view.recorded_at, &prev, view.event);
+            if view.hash != hash.0 {
+                failure = Some(refuse("it does not hash to its stored hash".to_owned()));
+                return ControlFlow::Break(());
+            }
+            running.push_with(&hash, |level, idx, node| {
+                if level >= STORED_LEVEL {
+                    completed.push((level, idx, *node));
+                }
+            });
+            prev = hash;
+            expected += 1;
+            ControlFlow::Continue(())
+        },
+    )?;
+    if let Some(failure) = failure {
+        return Err(failure);
     }
-    Ok(new_nodes.len())
+    if expected != size + 1 {
+        return Err(TreeError::Record {
+            seq: expected,
+            detail: "it is missing".to_owned(),
+        });
+    }
+    let mut missing = Vec::new();
+    for (level, idx, node) in completed {
+        match store.tree_nodes(level, idx, idx)?.first() {
+            Some((_, stored)) if stored[..] == node.0[..] => {}
+            Some(_) => {
+                return Err(TreeError::NodeMismatch {
+                    level,
+                    idx,
+                    first: (idx << level) + 1,
+                    last: (idx + 1) << level,
+                });
+            }
+            None => missing.push((level, idx, node.0)),
+        }
+    }
+    Ok((running.root(), missing))
+}
+
+/// Every complete subtree of 256 leaves and up of the first `size` records, computed from
+/// their stored hashes alone (streamed, a chunk at a time), in level-then-index order.
+///
+/// # Errors
+/// A database error, or `Unreadable` for a missing or damaged record.
+pub fn nodes_from_records(
+    store: &Store,
+    size: u64,
+) -> Result<std::collections::BTreeMap<(u32, u64), NodeHash>, StoreError> {
+    const CHUNK: u64 = 65_536;
+    let mut running = RunningRoot::default();
+    let mut nodes = std::collections::BTreeMap::new();
+    let mut first = 1u64;
+    while first <= size {
+        let last = size.min(first + CHUNK - 1);
+        for hash in store.record_hashes(first, last)? {
+            running.push_with(&hash, |level, idx, node| {
+                if level >= STORED_LEVEL {
+                    nodes.insert((level, idx), *node);
+                }
+            });
+        }
+        first = last + 1;
+    }
+    Ok(nodes)
+}
+
+/// How the stored subtree hashes differ from the ones the records make.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NodeDiff {
+    /// Nodes the records make that are not stored (harmless: recomputed when needed).
+    pub missing: u64,
+    /// Stored nodes that the records do not make: a wrong hash, or a node no such ledger has.
+    pub wrong: u64,
+    /// The first wrong one, (level, index).
+    pub first_wrong: Option<(i64, i64)>,
+}
+
+/// Compares every stored subtree hash with the records' (`verify --derived`).
+///
+/// # Errors
+/// A database error, or `Unreadable` for a missing or damaged record.
+pub fn diff_nodes(store: &Store, size: u64) -> Result<NodeDiff, StoreError> {
+    let mut expected = nodes_from_records(store, size)?;
+    let mut diff = NodeDiff::default();
+    for (level, idx, hash) in store.all_tree_nodes()? {
+        let key = u32::try_from(level).ok().zip(u64::try_from(idx).ok());
+        match key.and_then(|key| expected.remove(&key)) {
+            Some(node) if node.0[..] == hash[..] => {}
+            _ => {
+                diff.wrong += 1;
+                diff.first_wrong.get_or_insert((level, idx));
+            }
+        }
+    }
+    diff.missing = expected.len() as u64;
+    Ok(diff)
+}
+
+/// Recomputes the stored subtree hashes from the records (`rebuild`). Returns how many.
+///
+/// # Errors
+/// A database error, or `Unreadable` for a missing or damaged record.
+pub fn rebuild(store: &mut Store) -> Result<usize, StoreError> {
+    let size = store.head()?.map_or(0, |head| head.seq);
+    let nodes: Vec<NewNode> = nodes_from_records(store, size)?
+        .into_iter()
+        .map(|((level, idx), node)| (level, idx, node.0))
+        .collect();
+    store.replace_tree_nodes(&nodes)?;
+    Ok(nodes.len())
 }
 
 /// The tree head of the first `size` records.
@@ -146,16 +394,29 @@ pub struct RunningRoot {
 
 impl RunningRoot {
     pub fn push(&mut self, record: &RecordHash) {
+        self.push_with(record, |_, _, _| {});
+    }
+
+    /// [`RunningRoot::push`], calling `completed(level, index, hash)` for each complete
+    /// subtree of two leaves and up that this leaf closes, smallest first.
+    pub fn push_with(
+        &mut self,
+        record: &RecordHash,
+        mut completed: impl FnMut(u32, u64, &NodeHash),
+    ) {
         let mut node = (1u64, leaf_of(record));
+        let end = self.size + 1;
         while let Some(&(size, left)) = self.stack.last() {
             if size != node.0 {
                 break;
             }
             self.stack.pop();
             node = (size * 2, merkle::node_hash(&left, &node.1));
+            let level = node.0.trailing_zeros();
+            completed(level, (end >> level) - 1, &node.1);
         }
         self.stack.push(node);
-        self.size += 1;
+        self.size = end;
     }
 
     pub fn size(&self) -> u64 {

@@ -9,9 +9,30 @@ mod cli;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use clap::Parser;
+use std::io::Write as _;
 use std::process::ExitCode;
 
+/// A reader that closes our output (`| head -2`) ends the command quietly, never with a
+/// panic: `println!` panics when its write fails, and this hook turns that one panic, on a
+/// closed pipe, into the exit a closed pipe means (0, as for the errors `run` returns).
+fn quiet_on_closed_pipes() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or_default();
+        if message.starts_with("failed printing to std") && message.contains("Broken pipe") {
+            std::process::exit(i32::from(cli::EXIT_OK));
+        }
+        default(info);
+    }));
+}
+
 fn main() -> ExitCode {
+    quiet_on_closed_pipes();
     let args = cli::Cli::parse();
     match cli::run(args) {
         Ok(()) => ExitCode::from(cli::EXIT_OK),
@@ -27,7 +48,8 @@ fn main() -> ExitCode {
                     }
                     source = cause.source();
                 }
-                eprintln!("{message}");
+                // A closed stderr loses the message, not the exit code.
+                let _ = writeln!(std::io::stderr(), "{message}");
             }
             ExitCode::from(error.exit_code())
         }

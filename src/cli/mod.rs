@@ -74,6 +74,23 @@ fn ledger_path(before: &Option<PathBuf>, after: LedgerArg) -> PathBuf {
 
 /// Opens the ledger, saying so plainly when the path is a folder (SQLite would say only
 /// "unable to open database file").
+/// Opens the ledger for a read command: read-only, writing nothing (docs/architecture.md).
+pub(crate) fn open_read_only(ledger: &Path) -> Result<Store, CliError> {
+    refuse_folder(ledger)?;
+    Ok(Store::open_read_only(ledger)?)
+}
+
+fn refuse_folder(ledger: &Path) -> Result<(), CliError> {
+    if ledger.is_dir() {
+        return Err(CliError::Usage(format!(
+            "{} is a folder, not a ledger file: give the ledger's file, e.g. --ledger {}",
+            ledger.display(),
+            ledger.join("traceledger.db").display()
+        )));
+    }
+    Ok(())
+}
+
 pub(crate) fn open_store(ledger: &Path) -> Result<Store, CliError> {
     if ledger.is_dir() {
         return Err(CliError::Usage(format!(
@@ -241,6 +258,13 @@ Examples:
     /// Recompute every derived table from the records alone
     #[command(after_help = "Example:\n  traceledger rebuild")]
     Rebuild {
+        #[command(flatten)]
+        ledger: LedgerArg,
+    },
+    /// Upgrade a ledger of an older schema version to this build's (read commands never
+    /// change a ledger, so they refuse an old one until it is migrated)
+    #[command(after_help = "Example:\n  traceledger migrate --ledger old.db")]
+    Migrate {
         #[command(flatten)]
         ledger: LedgerArg,
     },
@@ -461,6 +485,8 @@ pub enum CliError {
     #[error(transparent)]
     Verify(#[from] VerifyError),
     #[error(transparent)]
+    Tree(#[from] traceledger::log_tree::TreeError),
+    #[error(transparent)]
     Simulate(#[from] SimulateError),
     #[error(transparent)]
     Genealogy(#[from] GenealogyError),
@@ -532,6 +558,11 @@ impl CliError {
                 EXIT_INTEGRITY
             }
             CliError::Verify(VerifyError::Store(e)) if e.is_corruption() => EXIT_INTEGRITY,
+            CliError::Ingest(e @ IngestError::PartlyCommitted { .. }) => match e.cause() {
+                IngestError::Store(e) if e.is_corruption() => EXIT_INTEGRITY,
+                _ => EXIT_ENVIRONMENT,
+            },
+            CliError::Tree(e) if e.is_integrity() => EXIT_INTEGRITY,
             CliError::Simulate(SimulateError::Config(_)) => EXIT_BAD_INPUT,
             CliError::Audit(AuditError::BadTime(_)) => EXIT_BAD_INPUT,
             CliError::Genealogy(e) => exit_code_of(e.kind()),
@@ -683,7 +714,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
                 },
             };
             let ledger = ledger_path(&before, ledger);
-            let mut store = open_store(&ledger)?;
+            let mut store = open_read_only(&ledger)?;
             trust::check_origins(&store, &options.held)?;
             let report = verify::verify_with_trust(&mut store, derived, &options)?;
             print_verify(&report, json)
@@ -697,7 +728,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             limit,
             json,
         } => {
-            let store = open_store(&ledger_path(&before, ledger))?;
+            let store = open_read_only(&ledger_path(&before, ledger))?;
             let entity = entity
                 .map(|input| entity_named(&store, input))
                 .transpose()?;
@@ -718,7 +749,27 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
                     .map(|value| traceledger::event::entity_refs(&value))
                     .map_err(|e| format!("event is not valid JSON: {e}"))
             })?;
-            println!("rebuilt the entity index from {count} records");
+            let nodes = traceledger::log_tree::rebuild(&mut store)?;
+            println!(
+                "rebuilt the entity index from {count} records, and {nodes} Merkle tree nodes"
+            );
+            Ok(())
+        }
+        Command::Migrate { ledger } => {
+            let ledger = ledger_path(&before, ledger);
+            let found = Store::migrate(&ledger)?;
+            if found == traceledger::store::SCHEMA_VERSION {
+                println!(
+                    "{} is at schema version {found} already: nothing to do",
+                    ledger.display()
+                );
+            } else {
+                println!(
+                    "migrated {} from schema version {found} to {}",
+                    ledger.display(),
+                    traceledger::store::SCHEMA_VERSION
+                );
+            }
             Ok(())
         }
         Command::Simulate {
@@ -777,7 +828,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             csv,
             json,
         } => {
-            let store = open_store(&ledger_path(&before, ledger))?;
+            let store = open_read_only(&ledger_path(&before, ledger))?;
             let entity = entity
                 .map(|input| entity_named(&store, input))
                 .transpose()?;
@@ -803,7 +854,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             json,
             from_log,
         } => {
-            let store = open_store(&ledger_path(&before, ledger))?;
+            let store = open_read_only(&ledger_path(&before, ledger))?;
             let query = traceledger::kpi::KpiQuery {
                 site,
                 product,
@@ -834,7 +885,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             json,
             csv,
         } => {
-            let store = open_store(&ledger_path(&before, ledger))?;
+            let store = open_read_only(&ledger_path(&before, ledger))?;
             let query = traceledger::review::ReviewQuery {
                 site,
                 product,
@@ -866,7 +917,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             json,
             html,
         } => {
-            let store = open_store(&ledger_path(&before, ledger))?;
+            let store = open_read_only(&ledger_path(&before, ledger))?;
             let history = device_history::device_history_of(&store, &unit)?;
             let text = if json {
                 serde_json::to_string(&history).map_err(|e| CliError::Usage(e.to_string()))? + "\n"
@@ -896,7 +947,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
                     "trace {id}: choose --backward (what went into it) or --forward (where it went)"
                 )));
             }
-            let store = open_store(&ledger_path(&before, ledger))?;
+            let store = open_read_only(&ledger_path(&before, ledger))?;
             let trace = if backward {
                 genealogy::backward(&store, &id)?
             } else if from_log {
@@ -1010,9 +1061,22 @@ pub(crate) fn finish_ingest(input_name: &str, summary: &IngestSummary) -> Result
     } else {
         "NOTHING recorded".to_owned()
     };
-    println!(
-        "{verdict}: {} recorded, {} duplicates, {} rejected of {} lines in {:.2} s ({:.0} events/s){}",
-        summary.recorded,
+    // Lines checked and found good but rolled back with their input are not "recorded".
+    let kept = summary.committed_recorded;
+    let recorded = if kept == summary.recorded {
+        format!("{kept} recorded")
+    } else if kept == 0 {
+        format!("{} valid, not recorded", summary.recorded)
+    } else {
+        format!(
+            "{kept} recorded, {} more valid, not recorded",
+            summary.recorded - kept
+        )
+    };
+    // The outcome is the exit code: a closed stdout loses this line only.
+    let _ = writeln!(
+        std::io::stdout(),
+        "{verdict}: {recorded}, {} duplicates, {} rejected of {} lines in {:.2} s ({:.0} events/s){}",
         summary.duplicates,
         summary.rejected,
         summary.lines,
@@ -1048,18 +1112,21 @@ fn count(n: u64, noun: &str) -> String {
 }
 
 fn print_verify(report: &VerifyReport, json: bool) -> Result<(), CliError> {
+    // The verdict is the exit code: a closed stdout loses the text only, never the code.
+    let mut out = std::io::stdout().lock();
     if json {
         let value = output::verify_json(report);
-        println!("{value}");
+        let _ = writeln!(out, "{value}");
     } else {
         match &report.finding {
             None => {
                 let head = report.head.map_or("empty".to_owned(), |h| {
                     format!("head seq {} hash {}", h.seq, h.hash)
                 });
-                println!("ok: {} records verified, {head}", report.records);
+                let _ = writeln!(out, "ok: {} records verified, {head}", report.records);
                 if let Some(trust) = &report.trust {
-                    println!(
+                    let _ = writeln!(
+                        out,
                         "ok: genesis, {} and {} verified with the ledger key",
                         count(trust.checkpoints_checked as u64, "checkpoint"),
                         count(trust.signatures_checked, "signature")
@@ -1067,28 +1134,36 @@ fn print_verify(report: &VerifyReport, json: bool) -> Result<(), CliError> {
                 }
             }
             Some(finding) => {
-                println!("FAILED: {finding}");
+                let _ = writeln!(out, "FAILED: {finding}");
                 if finding.seq().is_some() {
-                    println!("{} records verified before it", report.records);
+                    let _ = writeln!(out, "{} records verified before it", report.records);
                 } else {
-                    println!("{} records verified", report.records);
+                    let _ = writeln!(out, "{} records verified", report.records);
                 }
             }
         }
         if let Some(derived) = &report.derived {
             if derived.matches() {
-                println!(
-                    "derived: entity index, KPI tables and forward genealogy match the records"
+                let _ = writeln!(
+                    out,
+                    "derived: entity index, KPI tables, forward genealogy and Merkle tree nodes match the records"
                 );
             } else {
-                println!(
-                    "derived: differs from the records: entity index {} rows missing, {} rows extra (first missing {:?}, first extra {:?}); KPI tables {} rows differ; forward genealogy {} rows differ; run `traceledger rebuild`",
+                let _ = writeln!(
+                    out,
+                    "derived: differs from the records: entity index {} rows missing, {} rows extra (first missing {:?}, first extra {:?}); KPI tables {} rows differ; forward genealogy {} rows differ; Merkle tree nodes {} wrong{}; run `traceledger rebuild`",
                     derived.missing,
                     derived.extra,
                     derived.first_missing,
                     derived.first_extra,
                     derived.kpi_rows_differing,
-                    derived.trace_link_rows_differing
+                    derived.trace_link_rows_differing,
+                    derived.tree_nodes_wrong,
+                    derived
+                        .first_wrong_tree_node
+                        .map_or(String::new(), |(level, idx)| format!(
+                            " (first at level {level}, index {idx})"
+                        ))
                 );
             }
         }

@@ -179,7 +179,7 @@ pub fn verify_json(report: &VerifyReport) -> Value {
         .as_ref()
         .map(|f| json!({"code": f.code(), "seq": f.seq(), "message": f.to_string()}));
     let derived = report.derived.as_ref().map(|d| {
-        json!({"missing": d.missing, "extra": d.extra, "kpi_rows_differing": d.kpi_rows_differing, "trace_link_rows_differing": d.trace_link_rows_differing, "matches": d.matches()})
+        json!({"missing": d.missing, "extra": d.extra, "kpi_rows_differing": d.kpi_rows_differing, "trace_link_rows_differing": d.trace_link_rows_differing, "tree_nodes_wrong": d.tree_nodes_wrong, "first_wrong_tree_node": d.first_wrong_tree_node.map(|(level, idx)| json!({"level": level, "idx": idx})), "tree_nodes_missing": d.tree_nodes_missing, "matches": d.matches()})
     });
     let trust = report.trust.as_ref().map(|t| {
         json!({"checkpoints_checked": t.checkpoints_checked, "signatures_checked": t.signatures_checked})

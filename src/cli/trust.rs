@@ -176,6 +176,7 @@ pub fn init(ledger: &Path, args: InitArgs) -> Result<(), CliError> {
         genesis::init(ledger, &key_path, args.origin, &spec, &schemas).map_err(|e| match e {
             genesis::GenesisError::Store(e) => CliError::Store(e),
             genesis::GenesisError::Key(e) => CliError::from(e),
+            genesis::GenesisError::Tree(e) => CliError::from(e),
             other => CliError::Usage(other.to_string()),
         })?;
     println!("created ledger {}", ledger.display());
@@ -345,7 +346,7 @@ fn read_checkpoint(
 }
 
 pub fn prove(ledger: &Path, args: ProveArgs) -> Result<(), CliError> {
-    let store = super::open_store(ledger)?;
+    let store = super::open_read_only(ledger)?;
     let identity = ledger_identity(&store)?;
     let head = store.head()?.map_or(0, |h| h.seq);
     if let [old, new] = args.consistency.as_slice() {
@@ -535,8 +536,23 @@ pub struct ExportArgs {
 /// record needed, else issues a new one; the ledger key signs the manifest either way.
 pub fn export(ledger: &Path, args: ExportArgs) -> Result<(), CliError> {
     use traceledger::bundle;
-    let mut store = super::open_store(ledger)?;
+    // Export reads the ledger; only when no kept checkpoint covers the records does it write,
+    // to issue one, through a connection opened for that alone.
+    let mut store = super::open_read_only(ledger)?;
     let identity = ledger_identity(&store)?;
+    // The ledger key vouches for what it exports: only from a ledger that verifies (chain,
+    // genesis, checkpoints, signatures), else a tampered ledger would yield a signed bundle
+    // that blames some untouched record.
+    let report = traceledger::verify::verify_with_trust(
+        &mut store,
+        false,
+        &traceledger::verify::TrustOptions::default(),
+    )?;
+    if let Some(finding) = &report.finding {
+        return Err(CliError::Integrity(format!(
+            "integrity failure: the ledger does not verify, so nothing was exported: {finding} (see `traceledger verify`)"
+        )));
+    }
     let id = super::subject_id(&store, &args.id)?;
     let records = bundle::needed_records(&store, &identity, &id).map_err(bundle_error)?;
     let last_needed = records.last().map_or(0, |r| r.seq);
@@ -565,7 +581,9 @@ pub fn export(ledger: &Path, args: ExportArgs) -> Result<(), CliError> {
             (kept.note, checkpoint)
         }
         _ => {
-            let (checkpoint, note) = genesis::issue_checkpoint(&mut store, &identity.origin, &key)?;
+            let mut writer = Store::open(ledger)?;
+            let (checkpoint, note) =
+                genesis::issue_checkpoint(&mut writer, &identity.origin, &key)?;
             (note, checkpoint)
         }
     };
@@ -605,6 +623,10 @@ pub struct VerifyBundleArgs {
     /// Print the proven DHR as JSON
     #[arg(long)]
     json: bool,
+    /// A checkpoint you already hold (repeatable): the bundle's must be the same tree or
+    /// extend it, shown by a consistency proof the bundle carries
+    #[arg(long = "checkpoint", value_name = "FILE")]
+    checkpoints: Vec<PathBuf>,
 }
 
 pub fn verify_bundle(args: VerifyBundleArgs) -> Result<(), CliError> {
@@ -620,6 +642,21 @@ pub fn verify_bundle(args: VerifyBundleArgs) -> Result<(), CliError> {
         }
         other => bundle_error(other),
     })?;
+    let mut consistent = Vec::new();
+    for path in &args.checkpoints {
+        let held = std::fs::read_to_string(path).map_err(|source| CliError::Io {
+            what: format!("read {}", path.display()),
+            source,
+        })?;
+        let checked = traceledger::bundle::check_against_held(&text, &key, &held).map_err(|e| {
+            CliError::Integrity(format!("integrity failure: {}: {e}", path.display()))
+        })?;
+        consistent.push(format!(
+            "ok: consistent with the checkpoint you hold, {} (tree size {})",
+            path.display(),
+            checked.tree_size
+        ));
+    }
     let mut stdout = std::io::stdout().lock();
     if args.json {
         let value =
@@ -637,6 +674,9 @@ pub fn verify_bundle(args: VerifyBundleArgs) -> Result<(), CliError> {
         verified.signatures
     )
     .map_err(stdout_error)?;
+    for line in &consistent {
+        writeln!(stdout, "{line}").map_err(stdout_error)?;
+    }
     writeln!(stdout).map_err(stdout_error)?;
     stdout
         .write_all(traceledger::device_history::render_text(&verified.history).as_bytes())
@@ -667,7 +707,7 @@ pub struct ApproveArgs {
 /// `approve ID`: the signed `signature.applied` of the DHR as it stands, as one NDJSON line
 /// for `ingest` (the reviewer signs what they were shown: its digest).
 pub fn approve(ledger: &Path, args: ApproveArgs) -> Result<(), CliError> {
-    let store = super::open_store(ledger)?;
+    let store = super::open_read_only(ledger)?;
     let history = traceledger::device_history::device_history_of(&store, &args.id)?;
     let digest = traceledger::device_history::digest(&history);
     // The approval names the unit or lot, however it was asked for (a scanned UDI).

@@ -26,6 +26,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use udi_check::{LabelUdi, UdiMemory};
 
+mod numbers;
 mod udi_check;
 
 /// A line longer than this is refused without being held in memory: no event of the
@@ -49,6 +50,26 @@ pub enum IngestError {
     },
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// An ingest with `commit_every` failed after committing some chunks.
+    #[error(
+        "{source}; lines 1 to {committed_lines} were committed in chunks before the failure{}, nothing after: run the same ingest again to record the rest (the recorded lines are skipped as duplicates)",
+        committed_seqs.map_or(String::new(), |(first, last)| format!(" (seq {first}..{last})"))
+    )]
+    PartlyCommitted {
+        committed_lines: u64,
+        committed_seqs: Option<(u64, u64)>,
+        source: Box<IngestError>,
+    },
+}
+
+impl IngestError {
+    /// The error under a [`IngestError::PartlyCommitted`] (itself otherwise).
+    pub fn cause(&self) -> &IngestError {
+        match self {
+            IngestError::PartlyCommitted { source, .. } => source.cause(),
+            other => other,
+        }
+    }
 }
 
 /// A bad input line: where it is and why it was refused.
@@ -99,7 +120,10 @@ pub struct IngestSummary {
     /// Lines whose outcome is in the ledger: all of them when `committed`, else those of the
     /// chunks committed before the first bad line (`commit_every`).
     pub committed_lines: u64,
-    /// The last seq of the committed chunks.
+    /// Lines of the committed chunks that were recorded (not duplicates).
+    pub committed_recorded: u64,
+    /// The first and last seq of the committed chunks.
+    pub committed_first_seq: Option<u64>,
     pub committed_last_seq: Option<u64>,
 }
 
@@ -204,6 +228,7 @@ pub fn ingest(
             .collect(),
     );
     let (sender, receiver) = std::sync::mpsc::sync_channel::<Batch>(BATCHES_IN_FLIGHT);
+    let mut summary = IngestSummary::default();
     let written = std::thread::scope(|scope| {
         let book = &key_book;
         scope.spawn(move || prepare_lines(reader, schemas, keep_raw, book, &sender));
@@ -214,31 +239,42 @@ pub fn ingest(
                 key_book: &key_book,
             },
             &receiver,
-            rejects.as_mut(),
-            options.commit_every,
+            (rejects.as_mut(), options.commit_every),
             progress,
             &name,
+            &mut summary,
         );
         // Dropping the receiver stops the reader if writing failed half-way.
         drop(receiver);
         written
     });
-    let mut summary = match written {
-        Ok(summary) => summary,
-        Err(e) => {
-            // Dropping the appender rolls the transaction back.
-            return Err(e);
+    // Any failure from here on keeps the chunks committed so far: say which.
+    let partly = |summary: &IngestSummary, e: IngestError| {
+        if summary.committed_lines == 0 {
+            return e;
+        }
+        IngestError::PartlyCommitted {
+            committed_lines: summary.committed_lines,
+            committed_seqs: summary.committed_first_seq.zip(summary.committed_last_seq),
+            source: Box::new(e),
         }
     };
+    if let Err(e) = written {
+        // Dropping the appender rolls the last chunk back.
+        return Err(partly(&summary, e));
+    }
     let commit = summary.rejected == 0 || rejects.is_some();
     if commit {
         // The rejects file is complete before the records are committed, so a reported
         // success always has its rejects beside it.
         if let Some(file) = rejects.take() {
-            file.finish()?;
+            file.finish().map_err(|e| partly(&summary, e))?;
         }
-        appender.commit()?;
+        appender
+            .commit()
+            .map_err(|e| partly(&summary, IngestError::Store(e)))?;
         summary.committed_lines = summary.lines;
+        summary.committed_recorded = summary.recorded;
     } else {
         appender.rollback()?;
         if summary.committed_lines == 0 {
@@ -266,8 +302,8 @@ fn prepare_lines(
     let mut batch = Vec::with_capacity(BATCH_LINES);
     let (mut bytes_read, mut line) = (0u64, 0u64);
     loop {
-        let line_len = match read_line(&mut reader, &mut buffer) {
-            Ok(Some(len)) => len,
+        let (line_len, content_len) = match read_line(&mut reader, &mut buffer) {
+            Ok(Some(lengths)) => lengths,
             Ok(None) => break,
             Err(e) => {
                 let _ = sender.send(Err(e));
@@ -276,9 +312,18 @@ fn prepare_lines(
         };
         bytes_read += line_len as u64;
         line += 1;
-        let outcome = match decode_line(&buffer, line == 1, line_len) {
+        let outcome = match decode_line(&buffer, line == 1, content_len) {
             Ok(None) => continue,
             Ok(Some(text)) => ValidEvent::parse(text, schemas).and_then(|mut event| {
+                if let Some((field, number)) = numbers::first_changed_number(text) {
+                    return Err(Rejection::new(
+                        RejectCode::SchemaViolation,
+                        Some(field),
+                        format!(
+                            "number {number} cannot be stored as it is: the ledger keeps numbers as IEEE 754 doubles (RFC 8785), which would change it; send it as a string, or with at most 17 significant digits within the double's range"
+                        ),
+                    ));
+                }
                 let refs = entity_refs(&event.value);
                 let facts = EventFacts::of(&event.value);
                 let label = udi_check::parse_event_udi(&event)?;
@@ -411,12 +456,11 @@ fn write_lines(
     appender: &mut Appender<'_>,
     mut signers: Signers<'_>,
     receiver: &std::sync::mpsc::Receiver<Batch>,
-    mut rejects: Option<&mut RejectsFile>,
-    commit_every: Option<u64>,
+    (mut rejects, commit_every): (Option<&mut RejectsFile>, Option<u64>),
     progress: &mut dyn FnMut(Progress),
     name: &str,
-) -> Result<IngestSummary, IngestError> {
-    let mut summary = IngestSummary::default();
+    summary: &mut IngestSummary,
+) -> Result<(), IngestError> {
     let mut known = KnownEntities::default();
     let mut udis = UdiMemory::default();
     let (mut bytes_read, mut lines_read) = (0u64, 0u64);
@@ -460,9 +504,23 @@ fn write_lines(
                 && summary.rejected == 0
                 && summary.lines - summary.committed_lines >= every
             {
-                appender.commit_and_continue()?;
+                let moved = appender.commit_and_continue()?;
                 summary.committed_lines = summary.lines;
+                summary.committed_recorded = summary.recorded;
+                if summary.committed_first_seq.is_none() {
+                    summary.committed_first_seq = summary.first_seq;
+                }
                 summary.committed_last_seq = summary.last_seq;
+                if moved {
+                    // Another writer appended between our chunks (another chunked ingest):
+                    // the keys and roles it recorded count for our next lines.
+                    signers.authority = load_authority(appender)?;
+                    if let Ok(mut book) = signers.key_book.write() {
+                        for (id, key) in signers.authority.public_keys() {
+                            book.entry(id.to_owned()).or_insert(*key);
+                        }
+                    }
+                }
             }
         }
         progress(Progress {
@@ -470,7 +528,7 @@ fn write_lines(
             lines: lines_read,
         });
     }
-    Ok(summary)
+    Ok(())
 }
 
 /// Entities this ingest has seen defined or found in the ledger: a bounded memory that
@@ -665,34 +723,42 @@ fn check_refs(
 }
 
 /// Reads one line (up to and without `\n`) into `buffer`, keeping at most
-/// [`LINE_BYTES_MAX`] + 1 bytes of it. Returns the line's full length in bytes (with its
-/// `\n`), or `None` at the end of input.
+/// [`LINE_BYTES_MAX`] + 2 bytes of it (the limit, one byte more, and a `\r`). Returns the
+/// line's full length in bytes (with its `\n`) and the length of its content (without `\n`
+/// or `\r\n`: what the limit applies to), or `None` at the end of input.
 fn read_line(
     reader: &mut (impl BufRead + ?Sized),
     buffer: &mut Vec<u8>,
-) -> std::io::Result<Option<usize>> {
+) -> std::io::Result<Option<(usize, usize)>> {
     buffer.clear();
     let mut total = 0usize;
+    let mut last = None;
     loop {
         let available = match reader.fill_buf() {
             Ok(bytes) => bytes,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),
         };
+        let content = |total: usize, last: Option<u8>, newline: bool| {
+            total - usize::from(newline) - usize::from(last == Some(b'\r'))
+        };
         if available.is_empty() {
-            return Ok((total > 0).then_some(total));
+            return Ok((total > 0).then(|| (total, content(total, last, false))));
         }
         let (chunk, found_end) = match memchr(b'\n', available) {
             Some(end) => (&available[..end], true),
             None => (available, false),
         };
-        let room = (LINE_BYTES_MAX + 1).saturating_sub(buffer.len());
+        if let Some(&byte) = chunk.last() {
+            last = Some(byte);
+        }
+        let room = (LINE_BYTES_MAX + 2).saturating_sub(buffer.len());
         buffer.extend_from_slice(&chunk[..chunk.len().min(room)]);
         let used = chunk.len() + usize::from(found_end);
         total += used;
         reader.consume(used);
         if found_end {
-            return Ok(Some(total));
+            return Ok(Some((total, content(total, last, true))));
         }
     }
 }
@@ -703,12 +769,18 @@ fn memchr(needle: u8, haystack: &[u8]) -> Option<usize> {
 
 /// Decodes a raw line: strips a BOM on the first line and a trailing `\r`; `Ok(None)` for a
 /// blank line.
-fn decode_line(raw: &[u8], first_line: bool, line_len: usize) -> Result<Option<&str>, Rejection> {
-    if raw.len() > LINE_BYTES_MAX {
+fn decode_line(
+    raw: &[u8],
+    first_line: bool,
+    content_len: usize,
+) -> Result<Option<&str>, Rejection> {
+    if content_len > LINE_BYTES_MAX {
         return Err(Rejection::new(
             RejectCode::LineTooLong,
             None,
-            format!("line is {line_len} bytes long; the limit is {LINE_BYTES_MAX}"),
+            format!(
+                "line is {content_len} bytes long without its line ending; the limit is {LINE_BYTES_MAX}"
+            ),
         ));
     }
     let mut bytes = raw;
@@ -796,18 +868,43 @@ mod tests {
         let mut reader = std::io::BufReader::with_capacity(64, input.as_bytes());
         let mut buffer = Vec::new();
         let mut lines = Vec::new();
-        while let Some(len) = read_line(&mut reader, &mut buffer).unwrap() {
-            lines.push((buffer.len(), len));
+        while let Some((len, content)) = read_line(&mut reader, &mut buffer).unwrap() {
+            lines.push((buffer.len(), len, content));
         }
         assert_eq!(
             lines,
             vec![
-                (2, 3),
-                (0, 1),
-                (LINE_BYTES_MAX + 1, LINE_BYTES_MAX + 11),
-                (4, 4)
+                (2, 3, 1),
+                (0, 1, 0),
+                (LINE_BYTES_MAX + 2, LINE_BYTES_MAX + 11, LINE_BYTES_MAX + 10),
+                (4, 4, 4)
             ]
         );
+    }
+
+    #[test]
+    fn the_line_limit_applies_to_the_content_with_lf_or_crlf() {
+        let exact = "x".repeat(LINE_BYTES_MAX);
+        for ending in ["\n", "\r\n", ""] {
+            let input = format!("{exact}{ending}");
+            let mut reader = std::io::BufReader::with_capacity(64, input.as_bytes());
+            let mut buffer = Vec::new();
+            let (_, content) = read_line(&mut reader, &mut buffer).unwrap().unwrap();
+            assert_eq!(content, LINE_BYTES_MAX, "{ending:?}");
+            assert!(decode_line(&buffer, false, content).is_ok(), "{ending:?}");
+            let over = format!("{exact}x{ending}");
+            let mut reader = std::io::BufReader::with_capacity(64, over.as_bytes());
+            let (_, content) = read_line(&mut reader, &mut buffer).unwrap().unwrap();
+            let refused = decode_line(&buffer, false, content).unwrap_err();
+            assert_eq!(refused.code, RejectCode::LineTooLong, "{ending:?}");
+            assert!(
+                refused
+                    .message
+                    .contains(&format!("{} bytes long", LINE_BYTES_MAX + 1)),
+                "{}",
+                refused.message
+            );
+        }
     }
 
     #[test]

@@ -64,6 +64,18 @@ pub enum StoreError {
         found: i32,
         expected: i32,
     },
+    #[error(
+        "{path} has ledger schema version {found}, older than this build's {expected}: run `traceledger migrate` to upgrade it (commands that read a ledger never change it)"
+    )]
+    NeedsMigration {
+        path: PathBuf,
+        found: i32,
+        expected: i32,
+    },
+    #[error(
+        "cannot write {0}: the file or its folder is read-only for this user (commands that only read a ledger can still read it)"
+    )]
+    ReadOnly(PathBuf),
     #[error("cannot create {path}: {source}")]
     Create {
         path: PathBuf,
@@ -163,6 +175,13 @@ pub struct DerivedDiff {
     pub kpi_rows_differing: u64,
     /// Rows of the forward genealogy table that differ from ones recomputed from the records.
     pub trace_link_rows_differing: u64,
+    /// Stored Merkle subtree hashes the records do not make (a wrong hash, or a node beyond
+    /// the log), and the first of them as (level, idx); filled by `verify`.
+    pub tree_nodes_wrong: u64,
+    pub first_wrong_tree_node: Option<(i64, i64)>,
+    /// Subtree hashes the records make that are not stored: not a fault (they are
+    /// recomputed when needed, and stored by the next checkpoint).
+    pub tree_nodes_missing: u64,
 }
 
 impl DerivedDiff {
@@ -171,6 +190,7 @@ impl DerivedDiff {
             && self.extra == 0
             && self.kpi_rows_differing == 0
             && self.trace_link_rows_differing == 0
+            && self.tree_nodes_wrong == 0
     }
 }
 
@@ -186,6 +206,7 @@ pub struct Store {
     /// When set, the seq of every record a query hands out is noted here: what a projection
     /// read, so that an auditor bundle can carry exactly that ([`Store::track_reads`]).
     reads: std::cell::RefCell<Option<std::collections::BTreeSet<u64>>>,
+    access: Access,
 }
 
 impl std::fmt::Debug for Store {
@@ -203,6 +224,120 @@ fn configure(conn: &Connection) -> Result<(), rusqlite::Error> {
     conn.execute_batch(&format!(
         "PRAGMA synchronous = FULL; PRAGMA cache_size = -{CACHE_KIB}; PRAGMA temp_store = FILE;"
     ))
+}
+
+/// How a [`Store`] was opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// For writing (write commands).
+    ReadWrite,
+    /// An ordinary connection on which SQLite refuses every change (`PRAGMA query_only`).
+    QueryOnly,
+    /// `SQLITE_OPEN_READ_ONLY`; `immutable`: no locks, no WAL files (nobody can write it).
+    ReadOnly { immutable: bool },
+}
+
+impl Access {
+    /// Whether SQLite refuses every change through this connection.
+    pub fn is_read_only(self) -> bool {
+        self != Access::ReadWrite
+    }
+}
+
+/// `path` with `suffix` appended to its file name (`-wal`, `-shm`).
+fn sibling(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
+/// A path as the path part of an SQLite `file:` URI: every byte but unreserved ones and `/`
+/// percent-encoded (so `?`, `#` and `%` in a name stay part of it).
+fn uri_path(path: &Path) -> String {
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
+    #[cfg(unix)]
+    let bytes: Vec<u8> = {
+        use std::os::unix::ffi::OsStrExt as _;
+        absolute.as_os_str().as_bytes().to_vec()
+    };
+    #[cfg(not(unix))]
+    let bytes: Vec<u8> = absolute.to_string_lossy().into_owned().into_bytes();
+    let mut out = String::with_capacity(bytes.len());
+    for byte in bytes {
+        if byte.is_ascii_alphanumeric() || b"/-._~".contains(&byte) {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+/// An existing ledger file, opened read-write (never created), with its schema version.
+/// A file or folder this process may not write is `ReadOnly`, not "not a ledger".
+fn open_for_writing(path: &Path) -> Result<(Connection, i32), StoreError> {
+    if !path.exists() {
+        return Err(StoreError::NotFound(path.to_owned()));
+    }
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    let read_only = || StoreError::ReadOnly(path.to_owned());
+    if conn.is_readonly(rusqlite::MAIN_DB).unwrap_or(false) {
+        return Err(read_only());
+    }
+    // The first read of a WAL ledger makes its WAL index beside it: where the folder is
+    // read-only, that is where it fails.
+    if let Err(rusqlite::Error::SqliteFailure(e, _)) =
+        conn.query_row("PRAGMA application_id", [], |row| row.get::<_, i32>(0))
+        && matches!(
+            e.code,
+            rusqlite::ErrorCode::ReadOnly | rusqlite::ErrorCode::CannotOpen
+        )
+    {
+        return Err(read_only());
+    }
+    let version = ledger_version(&conn, path)?;
+    Ok((conn, version))
+}
+
+/// The schema version of a ledger file (`PRAGMA user_version`), after checking that it is one
+/// (`PRAGMA application_id`).
+fn ledger_version(conn: &Connection, path: &Path) -> Result<i32, StoreError> {
+    let not_a_ledger = |detail: String| StoreError::NotALedger {
+        path: path.to_owned(),
+        detail,
+    };
+    let application_id: i32 = conn
+        .query_row("PRAGMA application_id", [], |row| row.get(0))
+        .map_err(|e| not_a_ledger(e.to_string()))?;
+    if application_id != APPLICATION_ID {
+        return Err(not_a_ledger(format!(
+            "application id {application_id:#x}, expected {APPLICATION_ID:#x}"
+        )));
+    }
+    Ok(conn.query_row("PRAGMA user_version", [], |row| row.get(0))?)
+}
+
+/// Refuses any version but this build's: an older one that `migrate` knows with a pointer to
+/// it, any other as unknown.
+fn check_version(path: &Path, version: i32) -> Result<(), StoreError> {
+    if version == SCHEMA_VERSION {
+        Ok(())
+    } else if (2..SCHEMA_VERSION).contains(&version) {
+        Err(StoreError::NeedsMigration {
+            path: path.to_owned(),
+            found: version,
+            expected: SCHEMA_VERSION,
+        })
+    } else {
+        Err(StoreError::WrongVersion {
+            path: path.to_owned(),
+            found: version,
+            expected: SCHEMA_VERSION,
+        })
+    }
 }
 
 impl Store {
@@ -247,11 +382,7 @@ impl Store {
             Ok::<_, rusqlite::Error>(conn)
         })();
         match result {
-            Ok(conn) => Ok(Store {
-                conn,
-                path: path.to_owned(),
-                reads: Default::default(),
-            }),
+            Ok(conn) => Ok(Store::with(conn, path, Access::ReadWrite)),
             Err(e) => {
                 // Leave nothing half-made behind: a later `init` must be able to start over.
                 Store::remove_files(path);
@@ -264,9 +395,7 @@ impl Store {
     /// that failed half-way.
     pub fn remove_files(path: &Path) {
         for suffix in ["", "-wal", "-shm"] {
-            let mut name = path.as_os_str().to_owned();
-            name.push(suffix);
-            let _ = std::fs::remove_file(PathBuf::from(name));
+            let _ = std::fs::remove_file(sibling(path, suffix));
         }
     }
 
@@ -281,11 +410,7 @@ impl Store {
         conn.execute_batch(SCHEMA_SQL)?;
         conn.execute_batch(UNIT_PROGRESS_SQL)?;
         conn.execute_batch(TRACE_LINKS_SQL)?;
-        Ok(Store {
-            conn,
-            path: PathBuf::from(":memory:"),
-            reads: Default::default(),
-        })
+        Ok(Store::with(conn, Path::new(":memory:"), Access::ReadWrite))
     }
 
     /// Puts a record into a [`Store::scratch`] ledger as it is, with its entity index rows
@@ -338,31 +463,84 @@ impl Store {
         Ok(())
     }
 
-    /// Opens an existing ledger, checking that it is one and of this schema version.
+    /// Opens an existing ledger for writing (ingest, rebuild, checkpoint), checking that it
+    /// is one and of this schema version. An older version is refused
+    /// (`NeedsMigration`): only [`Store::migrate`] upgrades a ledger.
     ///
     /// # Errors
-    /// `NotFound`, `NotALedger`, `WrongVersion`, or a database error.
+    /// `NotFound`, `NotALedger`, `WrongVersion`, `NeedsMigration`, or a database error.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
+        let (conn, version) = open_for_writing(path)?;
+        check_version(path, version)?;
+        configure(&conn)?;
+        Ok(Store::with(conn, path, Access::ReadWrite))
+    }
+
+    /// Opens an existing ledger for reading only: nothing is written to it, and no version is
+    /// migrated (an older one is refused with `NeedsMigration`).
+    ///
+    /// Where this process could write the file and its folder, it takes SQLite's ordinary
+    /// shared locks, so that an ingest running meanwhile is never half seen; the connection
+    /// is `query_only` (SQLite refuses every change), and the WAL index files it needs are
+    /// removed again when the last connection closes, as a writer's are. Where it cannot (a
+    /// read-only file or folder, an archived copy), the file is opened
+    /// `SQLITE_OPEN_READ_ONLY`: `immutable=1` when there is no `-wal` file (no writer has
+    /// the file open, and none can), else through the WAL files that are there. Either way
+    /// no file is created beside the ledger.
+    ///
+    /// # Errors
+    /// `NotFound`, `NotALedger`, `WrongVersion`, `NeedsMigration`, or a database error.
+    pub fn open_read_only(path: &Path) -> Result<Store, StoreError> {
         if !path.exists() {
             return Err(StoreError::NotFound(path.to_owned()));
         }
-        let not_a_ledger = |detail: String| StoreError::NotALedger {
-            path: path.to_owned(),
-            detail,
-        };
-        let conn = Connection::open_with_flags(
+        // Where we may write: an ordinary connection. SQLite opens a file it cannot write
+        // read-only by itself, and fails on the first read where it cannot make the WAL
+        // index beside it; both fall through to a read-only open.
+        if let Ok(conn) = Connection::open_with_flags(
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )?;
-        let application_id: i32 = conn
-            .query_row("PRAGMA application_id", [], |row| row.get(0))
-            .map_err(|e| not_a_ledger(e.to_string()))?;
-        if application_id != APPLICATION_ID {
-            return Err(not_a_ledger(format!(
-                "application id {application_id:#x}, expected {APPLICATION_ID:#x}"
-            )));
+        ) && !conn.is_readonly(rusqlite::MAIN_DB).unwrap_or(true)
+            && conn
+                .query_row("PRAGMA application_id", [], |row| row.get::<_, i32>(0))
+                .is_ok()
+        {
+            check_version(path, ledger_version(&conn, path)?)?;
+            conn.busy_timeout(BUSY_TIMEOUT)?;
+            conn.execute_batch(&format!(
+                "PRAGMA cache_size = -{CACHE_KIB}; PRAGMA temp_store = FILE; PRAGMA query_only = ON;"
+            ))?;
+            return Ok(Store::with(conn, path, Access::QueryOnly));
         }
-        let version: i32 = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+        let immutable = !sibling(path, "-wal").exists();
+        let uri = format!(
+            "file:{}?mode=ro{}",
+            uri_path(path),
+            if immutable { "&immutable=1" } else { "" }
+        );
+        let conn = Connection::open_with_flags(
+            &uri,
+            OpenFlags::SQLITE_OPEN_READ_ONLY
+                | OpenFlags::SQLITE_OPEN_URI
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        check_version(path, ledger_version(&conn, path)?)?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        conn.execute_batch(&format!(
+            "PRAGMA cache_size = -{CACHE_KIB}; PRAGMA temp_store = MEMORY;"
+        ))?;
+        Ok(Store::with(conn, path, Access::ReadOnly { immutable }))
+    }
+
+    /// Brings a ledger of an older schema version to this one (`traceledger migrate`): the
+    /// derived tables added since are made and filled from the records, one version per
+    /// transaction. Returns the version found; a ledger already current is left as it is.
+    ///
+    /// # Errors
+    /// `NotFound`, `NotALedger`, `WrongVersion` (a newer or unknown version), or a database
+    /// error; then the ledger keeps the version it had when the failed step began.
+    pub fn migrate(path: &Path) -> Result<i32, StoreError> {
+        let (conn, version) = open_for_writing(path)?;
         if (2..SCHEMA_VERSION).contains(&version) {
             configure(&conn)?;
             if version == 2 {
@@ -377,19 +555,45 @@ impl Store {
                 MIGRATE_5_SQL,
                 unit_progress::rebuild_area_readings,
             )?;
-        } else if version != SCHEMA_VERSION {
-            return Err(StoreError::WrongVersion {
-                path: path.to_owned(),
-                found: version,
-                expected: SCHEMA_VERSION,
-            });
+        } else {
+            check_version(path, version)?;
         }
-        configure(&conn)?;
-        Ok(Store {
+        Ok(version)
+    }
+
+    /// Another connection to the same ledger, opened the way this one was (a reader's
+    /// threads read through readers).
+    ///
+    /// # Errors
+    /// As [`Store::open`] or [`Store::open_read_only`].
+    pub fn reopen(&self) -> Result<Store, StoreError> {
+        Store::open_like(&self.path, self.access)
+    }
+
+    /// Opens `path` for writing if `access` is [`Access::ReadWrite`], else read-only.
+    ///
+    /// # Errors
+    /// As [`Store::open`] or [`Store::open_read_only`].
+    pub fn open_like(path: &Path, access: Access) -> Result<Store, StoreError> {
+        if access.is_read_only() {
+            Store::open_read_only(path)
+        } else {
+            Store::open(path)
+        }
+    }
+
+    /// How this connection was opened.
+    pub fn access(&self) -> Access {
+        self.access
+    }
+
+    fn with(conn: Connection, path: &Path, access: Access) -> Store {
+        Store {
             conn,
             path: path.to_owned(),
             reads: Default::default(),
-        })
+            access,
+        }
     }
 
     /// Holds one read transaction until the guard drops: every query in between sees the same
@@ -456,18 +660,7 @@ impl Store {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let head = read_head(&tx)?;
-        let last_recorded_micros = match head {
-            Some(head) => {
-                let text: String = tx.query_row(
-                    "SELECT recorded_at FROM records WHERE seq = ?1",
-                    params![head.seq as i64],
-                    |row| row.get(0),
-                )?;
-                time::parse_rfc3339_micros(&text).unwrap_or(0)
-            }
-            None => 0,
-        };
+        let (head, last_recorded_micros) = head_and_clock(&tx)?;
         Ok(Appender {
             tx,
             head,
@@ -673,6 +866,23 @@ impl Store {
     where
         F: Fn(&str) -> Result<Vec<EntityRef>, String>,
     {
+        // The recomputation lives in temporary tables only; a query_only connection lets it
+        // make them for the while, and is query_only again after, whatever happened.
+        let query_only = self.access == Access::QueryOnly;
+        if query_only {
+            self.conn.execute_batch("PRAGMA query_only = OFF")?;
+        }
+        let diff = self.diff_derived_in_temp(refs_of);
+        if query_only {
+            self.conn.execute_batch("PRAGMA query_only = ON")?;
+        }
+        diff
+    }
+
+    fn diff_derived_in_temp<F>(&mut self, refs_of: F) -> Result<DerivedDiff, StoreError>
+    where
+        F: Fn(&str) -> Result<Vec<EntityRef>, String>,
+    {
         let tx = self.conn.transaction()?;
         tx.execute_batch(
             "CREATE TEMP TABLE expected_refs (
@@ -712,14 +922,17 @@ impl Store {
             first_extra,
             kpi_rows_differing: differences(
                 &mut self.conn,
+                UNIT_PROGRESS_SQL,
                 &unit_progress::TABLES,
                 unit_progress::rebuild,
             )?,
             trace_link_rows_differing: differences(
                 &mut self.conn,
+                TRACE_LINKS_SQL,
                 &trace_links::TABLES,
                 trace_links::rebuild,
             )?,
+            ..DerivedDiff::default()
         })
     }
 }
@@ -815,33 +1028,42 @@ fn replay(
     Ok(applied)
 }
 
-/// Rows of derived `tables` that differ from what `rebuild` makes of the records (both
-/// directions), leaving the ledger as it was.
+/// Rows of derived `tables` (made by `tables_sql`) that differ from what `rebuild` makes of
+/// the records (both directions). The rebuild writes into temporary tables of the same names,
+/// which hide the ledger's own while they exist, so the ledger file is only read (this runs
+/// on a read-only connection); they are gone with the rollback.
 fn differences(
     conn: &mut Connection,
+    tables_sql: &str,
     tables: &[&str],
     rebuild: fn(&Connection) -> Result<u64, StoreError>,
 ) -> Result<u64, StoreError> {
     let tx = conn.transaction()?;
+    tx.execute_batch(&tables_sql.replace("CREATE TABLE ", "CREATE TEMP TABLE "))?;
     for table in tables {
-        tx.execute_batch(&format!(
-            "CREATE TEMP TABLE stored_{table} AS SELECT * FROM main.{table};"
-        ))?;
+        let in_temp: i64 = tx.query_row(
+            "SELECT COUNT(*) FROM temp.sqlite_master WHERE type = 'table' AND name = ?1",
+            [table],
+            |row| row.get(0),
+        )?;
+        if in_temp != 1 {
+            return Err(StoreError::Sqlite(rusqlite::Error::InvalidQuery));
+        }
     }
     rebuild(&tx)?;
     let mut differing = 0u64;
     for table in tables {
         let count: i64 = tx.query_row(
             &format!(
-                "SELECT (SELECT COUNT(*) FROM (SELECT * FROM temp.stored_{table} EXCEPT SELECT * FROM main.{table}))
-                      + (SELECT COUNT(*) FROM (SELECT * FROM main.{table} EXCEPT SELECT * FROM temp.stored_{table}))"
+                "SELECT (SELECT COUNT(*) FROM (SELECT * FROM temp.{table} EXCEPT SELECT * FROM main.{table}))
+                      + (SELECT COUNT(*) FROM (SELECT * FROM main.{table} EXCEPT SELECT * FROM temp.{table}))"
             ),
             [],
             |row| row.get(0),
         )?;
         differing += u64::try_from(count).unwrap_or(0);
     }
-    // Undo the rebuild and drop the temporary copies.
+    // Drops the temporary tables.
     tx.rollback()?;
     Ok(differing)
 }
@@ -856,6 +1078,24 @@ fn claimed_head(conn: &Connection) -> Result<Option<(String, String)>, StoreErro
             .optional()?)
     };
     Ok(value("head_seq")?.zip(value("head_hash")?))
+}
+
+/// The head and its `recorded_at` in microseconds (0 for an empty log), read under the
+/// write lock by an append.
+fn head_and_clock(conn: &Connection) -> Result<(Option<Head>, i64), StoreError> {
+    let head = read_head(conn)?;
+    let micros = match head {
+        Some(head) => {
+            let text: String = conn.query_row(
+                "SELECT recorded_at FROM records WHERE seq = ?1",
+                params![head.seq as i64],
+                |row| row.get(0),
+            )?;
+            time::parse_rfc3339_micros(&text).unwrap_or(0)
+        }
+        None => 0,
+    };
+    Ok((head, micros))
 }
 
 fn read_head(conn: &Connection) -> Result<Option<Head>, StoreError> {
@@ -1190,12 +1430,22 @@ impl Appender<'_> {
     ///
     /// # Errors
     /// A database error; then the appends since the last commit are not in the ledger.
-    pub fn commit_and_continue(&mut self) -> Result<(), StoreError> {
+    ///
+    /// Between the two another writer may take the lock and append (another chunked
+    /// ingest); the head is read again under the new lock, so appends go on from the
+    /// ledger's head, never from a stale one. Returns whether another writer appended
+    /// meanwhile (then what the caller knows of the ledger may be stale too).
+    pub fn commit_and_continue(&mut self) -> Result<bool, StoreError> {
         self.claim_head()?;
         // The Transaction object stays open over the new transaction: its commit or
         // rollback at the end applies to the last chunk.
-        self.tx.execute_batch("COMMIT; BEGIN IMMEDIATE;")?;
-        Ok(())
+        self.tx.execute_batch("COMMIT")?;
+        self.tx.execute_batch("BEGIN IMMEDIATE")?;
+        let (head, last_recorded_micros) = head_and_clock(&self.tx)?;
+        let moved = head != self.head;
+        self.head = head;
+        self.last_recorded_micros = self.last_recorded_micros.max(last_recorded_micros);
+        Ok(moved)
     }
 
     /// Makes every append of this transaction durable, and records the new head in `meta`.

@@ -50,6 +50,16 @@ fn record_hashes(conn: &Connection, first: u64, last: u64) -> Result<Vec<RecordH
     Ok(out)
 }
 
+fn insert_nodes(conn: &Connection, nodes: &[(u32, u64, [u8; 32])]) -> Result<(), StoreError> {
+    let mut insert = conn.prepare_cached(
+        "INSERT OR IGNORE INTO tree_nodes (level, idx, hash) VALUES (?1, ?2, ?3)",
+    )?;
+    for (level, idx, hash) in nodes {
+        insert.execute(params![level, to_i64(*idx), &hash[..]])?;
+    }
+    Ok(())
+}
+
 impl Store {
     /// The record hashes of `first..=last` (the tree's leaves `first-1..last`).
     ///
@@ -83,17 +93,39 @@ impl Store {
         Ok(out)
     }
 
-    /// How many of the lowest stored level's subtrees are stored (they are written in order).
+    /// A stored subtree hash that no ledger of `size` records has: below `min_level`, reaching
+    /// beyond record `size`, or not 32 bytes. As (level, idx).
     ///
     /// # Errors
     /// A database error.
-    pub fn tree_nodes_at_level(&self, level: u32) -> Result<u64, StoreError> {
-        let count: i64 = self.conn.query_row(
-            "SELECT COUNT(*) FROM tree_nodes WHERE level = ?1",
-            params![level],
-            |row| row.get(0),
-        )?;
-        Ok(u64::try_from(count).unwrap_or(0))
+    pub fn stray_tree_node(
+        &self,
+        size: u64,
+        min_level: u32,
+    ) -> Result<Option<(i64, i64)>, StoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT level, idx FROM tree_nodes
+                 WHERE level < ?2 OR level > 62 OR idx < 0 OR typeof(hash) != 'blob'
+                    OR length(hash) != 32 OR ((idx + 1) << level) > ?1
+                 ORDER BY level, idx LIMIT 1",
+                params![to_i64(size), min_level],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .optional()?)
+    }
+
+    /// Every stored subtree hash, as (level, idx, hash) as stored.
+    ///
+    /// # Errors
+    /// A database error.
+    pub fn all_tree_nodes(&self) -> Result<Vec<(i64, i64, Vec<u8>)>, StoreError> {
+        let mut statement = self
+            .conn
+            .prepare("SELECT level, idx, CAST(hash AS BLOB) FROM tree_nodes ORDER BY level, idx")?;
+        let rows = statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// Stores subtree hashes (level, idx, hash) in one transaction; existing ones are kept
@@ -103,24 +135,22 @@ impl Store {
     /// A database error; then none is stored.
     pub fn insert_tree_nodes(&mut self, nodes: &[(u32, u64, [u8; 32])]) -> Result<(), StoreError> {
         let tx = self.conn.transaction()?;
-        {
-            let mut insert = tx.prepare_cached(
-                "INSERT OR IGNORE INTO tree_nodes (level, idx, hash) VALUES (?1, ?2, ?3)",
-            )?;
-            for (level, idx, hash) in nodes {
-                insert.execute(params![level, to_i64(*idx), &hash[..]])?;
-            }
-        }
+        insert_nodes(&tx, nodes)?;
         tx.commit()?;
         Ok(())
     }
 
-    /// Empties the derived subtree table (`rebuild`).
+    /// Replaces every stored subtree hash with `nodes`, in one transaction (`rebuild`).
     ///
     /// # Errors
-    /// A database error.
-    pub fn clear_tree_nodes(&mut self) -> Result<(), StoreError> {
-        self.conn.execute("DELETE FROM tree_nodes", [])?;
+    /// A database error; then the table is as it was.
+    pub fn replace_tree_nodes(&mut self, nodes: &[(u32, u64, [u8; 32])]) -> Result<(), StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        tx.execute("DELETE FROM tree_nodes", [])?;
+        insert_nodes(&tx, nodes)?;
+        tx.commit()?;
         Ok(())
     }
 

@@ -52,6 +52,17 @@ pub enum Finding {
     },
     /// The row cannot be read as a record at all.
     Unreadable { seq: i64, detail: String },
+    /// The stored event text is not the RFC 8785 canonical form of itself (format.md §1):
+    /// written by something other than traceledger, which hashes only canonical text.
+    NonCanonicalEvent { seq: u64 },
+    /// `recorded_at` is not the 27-character form `YYYY-MM-DDThh:mm:ss.ffffffZ` (format.md §2).
+    BadRecordedAt { seq: u64, found: String },
+    /// `recorded_at` is earlier than the record before's: the ledger clock never goes back.
+    RecordedAtBackwards {
+        seq: u64,
+        previous: String,
+        found: String,
+    },
     /// A head the auditor kept from an earlier verify is not in the ledger any more: the log
     /// was cut below it, or rewritten at or before it.
     KeptHeadMismatch {
@@ -78,6 +89,9 @@ impl Finding {
             | Finding::HashMismatch { seq, .. }
             | Finding::ColumnMismatch { seq, .. } => i64::try_from(*seq).ok(),
             Finding::Unreadable { seq, .. } => Some(*seq),
+            Finding::NonCanonicalEvent { seq }
+            | Finding::BadRecordedAt { seq, .. }
+            | Finding::RecordedAtBackwards { seq, .. } => i64::try_from(*seq).ok(),
             Finding::HeadMismatch { claimed_seq, .. } => claimed_seq.parse().ok(),
             Finding::KeptHeadMismatch { seq, .. } => i64::try_from(*seq).ok(),
             Finding::Trust(found) => found.seq().and_then(|s| i64::try_from(s).ok()),
@@ -98,6 +112,9 @@ impl Finding {
             Finding::HashMismatch { .. } => "hash_mismatch",
             Finding::ColumnMismatch { .. } => "column_mismatch",
             Finding::Unreadable { .. } => "unreadable_record",
+            Finding::NonCanonicalEvent { .. } => "non_canonical_event",
+            Finding::BadRecordedAt { .. } => "bad_recorded_at",
+            Finding::RecordedAtBackwards { .. } => "recorded_at_backwards",
             Finding::HeadMismatch { .. } => "head_mismatch",
             Finding::KeptHeadMismatch { .. } => "kept_head_mismatch",
             Finding::Trust(found) => found.code(),
@@ -149,6 +166,22 @@ impl fmt::Display for Finding {
             Finding::Unreadable { seq, detail } => {
                 write!(f, "seq {seq}: unreadable record: {detail}")
             }
+            Finding::NonCanonicalEvent { seq } => write!(
+                f,
+                "seq {seq}: the stored event is not in its canonical form (RFC 8785, docs/format.md §1): traceledger stores and hashes only canonical text, so it was written by something else"
+            ),
+            Finding::BadRecordedAt { seq, found } => write!(
+                f,
+                "seq {seq}: recorded_at {found:?} is not the ledger clock's form YYYY-MM-DDThh:mm:ss.ffffffZ (docs/format.md §2)"
+            ),
+            Finding::RecordedAtBackwards {
+                seq,
+                previous,
+                found,
+            } => write!(
+                f,
+                "seq {seq}: recorded_at {found} is earlier than the record before's {previous}: the ledger clock never goes back (docs/format.md §2)"
+            ),
             Finding::KeptHeadMismatch { seq, kept, found } => match found {
                 Some(found) => write!(
                     f,
@@ -197,8 +230,57 @@ impl VerifyReport {
     }
 }
 
-/// Checks one record against the state carried from the record before.
-fn check_record(view: &RecordView<'_>, expected_seq: u64, prev: &RecordHash) -> Option<Finding> {
+/// `recorded_at` in microseconds, if it is in the ledger clock's one form (27 characters).
+fn recorded_micros(text: &str) -> Option<i64> {
+    let micros = crate::time::parse_rfc3339_micros(text)?;
+    (text.len() == 27 && crate::time::format_rfc3339_micros(micros) == text).then_some(micros)
+}
+
+/// Checks one record against the state carried from the record before (its hash, and its
+/// `recorded_at` in microseconds when known). Returns this record's `recorded_at` in
+/// microseconds, or the first finding.
+fn check_record(
+    view: &RecordView<'_>,
+    expected_seq: u64,
+    prev: &RecordHash,
+    prev_micros: Option<i64>,
+) -> Result<i64, Finding> {
+    if let Some(found) = check_record_chain(view, expected_seq, prev) {
+        return Err(found);
+    }
+    let seq = expected_seq;
+    // The format's promises the hash does not enforce: canonical text, the clock's form,
+    // a clock that never goes back.
+    let canonical = serde_json::from_str::<serde_json::Value>(view.event)
+        .ok()
+        .and_then(|value| crate::event::canonical_json(&value).ok());
+    if canonical.as_deref() != Some(view.event) {
+        return Err(Finding::NonCanonicalEvent { seq });
+    }
+    let Some(micros) = recorded_micros(view.recorded_at) else {
+        return Err(Finding::BadRecordedAt {
+            seq,
+            found: view.recorded_at.to_owned(),
+        });
+    };
+    if let Some(before) = prev_micros
+        && micros < before
+    {
+        return Err(Finding::RecordedAtBackwards {
+            seq,
+            previous: crate::time::format_rfc3339_micros(before),
+            found: view.recorded_at.to_owned(),
+        });
+    }
+    Ok(micros)
+}
+
+/// The chain checks of one record: seq, link, hash, the indexed columns.
+fn check_record_chain(
+    view: &RecordView<'_>,
+    expected_seq: u64,
+    prev: &RecordHash,
+) -> Option<Finding> {
     if view.seq != i64::try_from(expected_seq).unwrap_or(i64::MAX) {
         return Some(Finding::UnexpectedSeq {
             expected: expected_seq,
@@ -287,9 +369,10 @@ pub fn verify_with_trust(
         .seqs
         .map_or(0, |(_, high)| u64::try_from(high).unwrap_or(0));
     let path = store.path().to_owned();
+    let access = store.access();
     let (chain, trusted) = std::thread::scope(|scope| {
         let walk = scope.spawn(|| -> Result<trust::TrustReport, VerifyError> {
-            let mut other = Store::open(&path)?;
+            let mut other = Store::open_like(&path, access)?;
             other.set_cache_kib(SCAN_CACHE_KIB)?;
             Ok(trust::check(
                 &other,
@@ -366,6 +449,9 @@ struct SegmentWalk {
     records: u64,
     /// The hash of the last sound record.
     last_hash: Option<RecordHash>,
+    /// `recorded_at` (microseconds) of the first and the last sound record.
+    first_micros: Option<i64>,
+    last_micros: Option<i64>,
     finding: Option<Finding>,
 }
 
@@ -380,6 +466,8 @@ fn walk_segment(
         first: None,
         records: 0,
         last_hash: None,
+        first_micros: None,
+        last_micros: None,
         finding: None,
     };
     let mut expected_seq = expected_first;
@@ -420,10 +508,15 @@ fn walk_segment(
                 }
             },
         };
-        if let Some(found) = check_record(&view, expected_seq, &link) {
-            walk.finding = Some(found);
-            return ControlFlow::Break(());
-        }
+        let micros = match check_record(&view, expected_seq, &link, walk.last_micros) {
+            Ok(micros) => micros,
+            Err(found) => {
+                walk.finding = Some(found);
+                return ControlFlow::Break(());
+            }
+        };
+        walk.first_micros.get_or_insert(micros);
+        walk.last_micros = Some(micros);
         // Checked above: the stored hash equals the computed one, so it is 32 bytes.
         let hash = RecordHash::from_slice(view.hash).unwrap_or(GENESIS_PREV);
         prev = Some(hash);
@@ -486,6 +579,7 @@ pub fn verify_in_segments(
         vec![walk_segment(store, starts[0], high, 1)]
     } else {
         let path = store.path().to_owned();
+        let access = store.access();
         std::thread::scope(|scope| {
             let handles: Vec<_> = (0..segments)
                 .map(|k| {
@@ -493,7 +587,7 @@ pub fn verify_in_segments(
                     let to = starts.get(k + 1).map_or(high, |next| next - 1);
                     let path = path.clone();
                     scope.spawn(move || -> Result<SegmentWalk, VerifyError> {
-                        let mut segment_store = Store::open(&path)?;
+                        let mut segment_store = Store::open_like(&path, access)?;
                         segment_store.set_cache_kib(SCAN_CACHE_KIB)?;
                         let expected_first = if k == 0 {
                             1
@@ -516,6 +610,7 @@ pub fn verify_in_segments(
     };
     let mut records = 0u64;
     let mut prev = GENESIS_PREV;
+    let mut prev_micros: Option<i64> = None;
     let mut finding = None;
     for (k, walk) in walks.into_iter().enumerate() {
         let walk = walk?;
@@ -542,6 +637,21 @@ pub fn verify_in_segments(
                 // An empty range (its records all gone) is judged by the next one's start.
                 _ => {}
             }
+            // The clock across the join, when this range's first record is sound (else its
+            // own finding at the same seq is the one to report).
+            if let (Some(before), Some(first), Some((seq, _))) =
+                (prev_micros, walk.first_micros, walk.first)
+                && first < before
+            {
+                let seq = u64::try_from(seq).unwrap_or(0);
+                let found = crate::time::format_rfc3339_micros(first);
+                finding = Some(Finding::RecordedAtBackwards {
+                    seq,
+                    previous: crate::time::format_rfc3339_micros(before),
+                    found,
+                });
+                break;
+            }
         }
         records += walk.records;
         if let Some(found) = walk.finding {
@@ -550,6 +660,9 @@ pub fn verify_in_segments(
         }
         if let Some(last) = walk.last_hash {
             prev = last;
+        }
+        if walk.last_micros.is_some() {
+            prev_micros = walk.last_micros;
         }
     }
     let head = (records > 0).then_some(Head {
@@ -570,11 +683,18 @@ pub fn verify_in_segments(
         }
     }
     let derived = if derived && finding.is_none() {
-        Some(store.diff_derived(|event| {
+        let mut diff = store.diff_derived(|event| {
             serde_json::from_str(event)
                 .map(|value| entity_refs(&value))
                 .map_err(|e| format!("event is not valid JSON: {e}"))
-        })?)
+        })?;
+        // The chain is intact: every stored record hash is its record's, so the subtree
+        // hashes they make are the true ones.
+        let nodes = crate::log_tree::diff_nodes(store, records)?;
+        diff.tree_nodes_wrong = nodes.wrong;
+        diff.first_wrong_tree_node = nodes.first_wrong;
+        diff.tree_nodes_missing = nodes.missing;
+        Some(diff)
     } else {
         None
     };

@@ -106,7 +106,7 @@ fn the_kpi_tables_kept_at_ingest_give_what_the_records_give() {
 }
 
 #[test]
-fn a_ledger_of_schema_2_gets_its_kpi_tables_on_open() {
+fn a_ledger_of_schema_2_gets_its_kpi_tables_from_migrate() {
     let ledger = simulated_plant("60", "5");
     let before = stdout_of(ledger.run(&["kpi", "--json"]));
     ledger
@@ -116,6 +116,12 @@ fn a_ledger_of_schema_2_gets_its_kpi_tables_on_open() {
              DROP TABLE area_readings; DROP TABLE trace_links; PRAGMA user_version = 2;",
         )
         .unwrap();
+    // Reading never migrates: kpi refuses, pointing at `migrate`.
+    let output = ledger.run(&["kpi", "--json"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(EXIT_ENVIRONMENT));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("traceledger migrate"));
+    assert_eq!(ledger.schema_version(), 2);
+    ledger.run(&["migrate"]).assert().success();
     assert_eq!(stdout_of(ledger.run(&["kpi", "--json"])), before);
     assert_eq!(ledger.schema_version(), 5);
 }

@@ -14,6 +14,7 @@ mod kpi;
 mod merkle;
 mod messages;
 mod multisite;
+mod read_only;
 mod readme_tour;
 mod review;
 mod support;

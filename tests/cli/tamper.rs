@@ -323,12 +323,16 @@ fn parallel_ranges_report_the_same_finding_as_one_walk() {
 fn rewrite_from(ledger: &Ledger, from: i64) {
     let connection = ledger.sqlite();
     drop_triggers(&connection);
-    connection
+    // An edit that keeps every rule of the format (canonical events, a clock that never
+    // goes back, valid signatures): the records from `from` on all get the head's time.
+    let changed = connection
         .execute(
-            "UPDATE records SET event = replace(event, '\"site\":', '\"site\": ') WHERE seq = ?1",
+            "UPDATE records SET recorded_at = (SELECT MAX(recorded_at) FROM records) WHERE seq >= ?1
+               AND recorded_at != (SELECT MAX(recorded_at) FROM records)",
             [from],
         )
         .unwrap();
+    assert!(changed > 0);
     rechain(&connection, from);
 }
 
@@ -443,4 +447,279 @@ fn a_type_changed_in_the_entity_index_is_found_by_verify_derived_and_fixed_by_re
     assert_eq!(qualifications(&ledger), 1);
     let (code, report) = ledger.verify_json_with(&["--derived"]);
     assert_eq!(code, 0, "{report}");
+}
+
+// --- The checkpoint oracle (issue 15): the ledger key signs no root read from `tree_nodes`.
+
+/// A ledger of exactly `size` records: the simulation's genesis and the first lines of its
+/// stream (each line refers only to lines before it, so any prefix is valid).
+fn ledger_of(size: i64) -> Ledger {
+    let ledger = Ledger::for_simulation();
+    let genesis = ledger.count();
+    let mut simulate = traceledger();
+    simulate.args(["simulate", "--units", "200", "--seed", "7"]);
+    let stream = stdout_of(simulate);
+    let lines: Vec<&str> = stream.lines().take((size - genesis) as usize + 1).collect();
+    assert_eq!(
+        lines.len() as i64,
+        size - genesis + 1,
+        "the stream is long enough"
+    );
+    let events = ledger.file("prefix.ndjson");
+    let (last, prefix) = lines.split_last().unwrap();
+    std::fs::write(&events, prefix.join("\n") + "\n").unwrap();
+    // The next line of the stream, for a test to ingest later (`grow`).
+    std::fs::write(ledger.file("next.ndjson"), format!("{last}\n")).unwrap();
+    ledger
+        .run(&["ingest", "--quiet", events.to_str().unwrap()])
+        .assert()
+        .success();
+    assert_eq!(ledger.count(), size);
+    ledger
+}
+
+/// The RFC 9162 tree head of a ledger file's records, computed from their stored hashes.
+fn root_of_file(path: &std::path::Path) -> [u8; 32] {
+    let connection = rusqlite::Connection::open(path).unwrap();
+    let leaves: Vec<traceledger::merkle::NodeHash> = connection
+        .prepare("SELECT hash FROM records ORDER BY seq")
+        .unwrap()
+        .query_map([], |r| r.get::<_, Vec<u8>>(0))
+        .unwrap()
+        .map(|h| traceledger::merkle::leaf_hash(&h.unwrap()))
+        .collect();
+    traceledger::merkle::root(&leaves).0
+}
+
+/// The issue's repro: a copy of the ledger cut at seq 499 and carried on with one
+/// measurement changed (here: the event at seq 600 edited and the chain recomputed from it,
+/// which gives the same kind of forged history); its tree head is the forged root.
+fn forged_root(ledger: &Ledger) -> [u8; 32] {
+    let copy = ledger.file("forged.db");
+    std::fs::copy(&ledger.path, &copy).unwrap();
+    let connection = rusqlite::Connection::open(&copy).unwrap();
+    drop_triggers(&connection);
+    let changed = connection
+        .execute(
+            "UPDATE records SET event = replace(event, '\"occurred_at\":\"2', '\"occurred_at\":\"1') WHERE seq = 600",
+            [],
+        )
+        .unwrap();
+    assert_eq!(changed, 1);
+    rechain(&connection, 600);
+    drop(connection);
+    let root = root_of_file(&copy);
+    assert_ne!(root, root_of_file(&ledger.path));
+    root
+}
+
+/// Ingests the line of the stream after a [`ledger_of`] prefix.
+fn grow(ledger: &Ledger) {
+    let input = ledger.file("next.ndjson");
+    ledger
+        .run(&["ingest", input.to_str().unwrap()])
+        .assert()
+        .success();
+}
+
+fn plant_node(ledger: &Ledger, level: i64, idx: i64, hash: &[u8]) {
+    ledger
+        .sqlite()
+        .execute(
+            "INSERT OR REPLACE INTO tree_nodes (level, idx, hash) VALUES (?1, ?2, ?3)",
+            params![level, idx, hash],
+        )
+        .unwrap();
+}
+
+fn checkpoints_kept(ledger: &Ledger) -> i64 {
+    ledger
+        .sqlite()
+        .query_row("SELECT COUNT(*) FROM checkpoints", [], |r| r.get(0))
+        .unwrap()
+}
+
+/// `checkpoint` refuses (exit 1, the message naming the node), and keeps no checkpoint.
+fn assert_checkpoint_refused(ledger: &Ledger, expect_in_message: &str) {
+    let before = checkpoints_kept(ledger);
+    let output = ledger.run(&["checkpoint"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(EXIT_INTEGRITY), "{stderr}");
+    assert!(output.stdout.is_empty(), "nothing signed was printed");
+    assert!(stderr.contains(expect_in_message), "{stderr}");
+    assert_eq!(checkpoints_kept(ledger), before, "no checkpoint was kept");
+}
+
+/// `verify --derived` exits 1 and names the first wrong stored node.
+fn assert_derived_finds_node(ledger: &Ledger, level: i64, idx: i64) {
+    let (exit, report) = ledger.verify_json_with(&["--derived"]);
+    assert_eq!(exit, EXIT_INTEGRITY, "{report}");
+    assert_eq!(report["derived"]["tree_nodes_wrong"], 1, "{report}");
+    assert_eq!(
+        report["derived"]["first_wrong_tree_node"],
+        serde_json::json!({"level": level, "idx": idx}),
+        "{report}"
+    );
+}
+
+#[test]
+fn a_forged_root_planted_in_tree_nodes_is_never_signed() {
+    let ledger = ledger_of(1024);
+    let forged = forged_root(&ledger);
+    plant_node(&ledger, 10, 0, &forged);
+    assert_checkpoint_refused(&ledger, "level 10, index 0");
+    assert_derived_finds_node(&ledger, 10, 0);
+    // The genuine ledger is untouched and still verifies; rebuild mends the table, and the
+    // checkpoint then signs the genuine root.
+    ledger.run(&["verify"]).assert().success();
+    ledger.run(&["rebuild"]).assert().success();
+    ledger.run(&["verify", "--derived"]).assert().success();
+    let note = stdout_of(ledger.run(&["checkpoint"]));
+    use base64::Engine as _;
+    let genuine = base64::engine::general_purpose::STANDARD.encode(root_of_file(&ledger.path));
+    assert!(note.contains(&format!("\n1024\n{genuine}\n")), "{note}");
+}
+
+#[test]
+fn a_forged_node_below_the_root_is_refused() {
+    let ledger = ledger_of(1024);
+    plant_node(&ledger, 8, 1, &[7u8; 32]);
+    assert_checkpoint_refused(&ledger, "level 8, index 1");
+    assert_derived_finds_node(&ledger, 8, 1);
+}
+
+#[test]
+fn a_forged_node_under_a_kept_checkpoint_is_refused() {
+    let ledger = ledger_of(1024);
+    ledger.run(&["checkpoint"]).assert().success();
+    // The kept checkpoint of 1,024 stored the genuine nodes; the forged root replaces the
+    // top one, and the ledger grows by a record before the next routine checkpoint.
+    let forged = forged_root(&ledger);
+    plant_node(&ledger, 10, 0, &forged);
+    grow(&ledger);
+    assert_checkpoint_refused(&ledger, "no longer hash to the root");
+    assert_derived_finds_node(&ledger, 10, 0);
+}
+
+#[test]
+fn an_extra_bogus_node_is_refused() {
+    let ledger = ledger_of(1024);
+    // A node no ledger of 1,024 records has: beyond its last record.
+    plant_node(&ledger, 8, 9, &[1u8; 32]);
+    assert_checkpoint_refused(&ledger, "level 8, index 9");
+    assert_derived_finds_node(&ledger, 8, 9);
+    ledger.run(&["rebuild"]).assert().success();
+    ledger.run(&["verify", "--derived"]).assert().success();
+    ledger.run(&["checkpoint"]).assert().success();
+}
+
+#[test]
+fn a_deleted_node_is_recomputed_and_the_genuine_root_signed() {
+    let ledger = ledger_of(1024);
+    ledger.run(&["checkpoint"]).assert().success();
+    let deleted = ledger
+        .sqlite()
+        .execute("DELETE FROM tree_nodes WHERE level IN (9, 10)", [])
+        .unwrap();
+    assert_eq!(deleted, 3, "levels 9 and 10 of 1,024 records: three nodes");
+    // Missing nodes are no fault: verify --derived counts them and passes.
+    let (exit, report) = ledger.verify_json_with(&["--derived"]);
+    assert_eq!(exit, 0, "{report}");
+    assert_eq!(report["derived"]["tree_nodes_missing"], 3, "{report}");
+    grow(&ledger);
+    let note = stdout_of(ledger.run(&["checkpoint"]));
+    use base64::Engine as _;
+    let genuine = base64::engine::general_purpose::STANDARD.encode(root_of_file(&ledger.path));
+    assert!(note.contains(&format!("\n1025\n{genuine}\n")), "{note}");
+    ledger.run(&["verify"]).assert().success();
+}
+
+// --- What the format promises and the hash does not enforce (issue 15 #4).
+
+/// Edits record `seq` with `sql` (an UPDATE of its row) and recomputes the chain from it, as
+/// an insider who knows the hash would: only the format's own rules can catch it.
+fn rewrite_rechained(ledger: &Ledger, seq: i64, sql: &str) {
+    let connection = ledger.sqlite();
+    drop_triggers(&connection);
+    assert_eq!(connection.execute(sql, [seq]).unwrap(), 1);
+    rechain(&connection, seq);
+}
+
+#[test]
+fn a_non_canonical_event_is_caught_even_with_its_hash_recomputed() {
+    let ledger = Ledger::with_plant();
+    rewrite_rechained(
+        &ledger,
+        12,
+        "UPDATE records SET event = replace(event, '\"site\":', '\"site\": ') WHERE seq = ?1",
+    );
+    assert_caught(&ledger, "non_canonical_event", 12);
+}
+
+#[test]
+fn a_recorded_at_of_another_form_is_caught() {
+    let ledger = Ledger::with_plant();
+    let at: String = ledger
+        .sqlite()
+        .query_row("SELECT recorded_at FROM records WHERE seq = 15", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    // The same instant without its microseconds: a valid RFC 3339 time, not the ledger's form.
+    let short = format!("{}Z", &at[..19]);
+    rewrite_rechained(
+        &ledger,
+        15,
+        &format!("UPDATE records SET recorded_at = '{short}' WHERE seq = ?1"),
+    );
+    assert_caught(&ledger, "bad_recorded_at", 15);
+}
+
+#[test]
+fn a_recorded_at_that_goes_back_is_caught() {
+    let ledger = Ledger::with_plant();
+    rewrite_rechained(
+        &ledger,
+        15,
+        "UPDATE records SET recorded_at = '2000-01-01T00:00:00.000000Z' WHERE seq = ?1",
+    );
+    let report = assert_caught(&ledger, "recorded_at_backwards", 15);
+    assert!(
+        report["finding"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("2000-01-01T00:00:00.000000Z"),
+        "{report}"
+    );
+}
+
+#[test]
+fn export_refuses_a_tampered_ledger() {
+    let ledger = Ledger::with_plant();
+    let connection = ledger.sqlite();
+    drop_triggers(&connection);
+    connection
+        .execute(
+            "UPDATE records SET event = replace(event, '\"site\":', '\"site\": ') WHERE seq = 12",
+            [],
+        )
+        .unwrap();
+    drop(connection);
+    let bundle = ledger.file("unit.bundle.json");
+    let output = ledger
+        .run(&[
+            "export",
+            "IP3K-260002",
+            "--bundle",
+            bundle.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(EXIT_INTEGRITY), "{stderr}");
+    assert!(
+        stderr.contains("does not verify") && stderr.contains("seq 12"),
+        "{stderr}"
+    );
+    assert!(!bundle.exists(), "no bundle was written");
 }

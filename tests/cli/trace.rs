@@ -255,13 +255,14 @@ fn forward_from_the_kept_genealogy_is_forward_from_the_records() {
 }
 
 #[test]
-fn a_ledger_of_schema_3_gets_its_forward_genealogy_on_open() {
+fn a_ledger_of_schema_3_gets_its_forward_genealogy_from_migrate() {
     let ledger = Ledger::with_plant();
     let before = stdout_of(ledger.run(&["trace", "L-PEN-2611-0001", "--forward", "--json"]));
     ledger
         .sqlite()
         .execute_batch("DROP TABLE trace_links; PRAGMA user_version = 3;")
         .unwrap();
+    ledger.run(&["migrate"]).assert().success();
     let after = stdout_of(ledger.run(&["trace", "L-PEN-2611-0001", "--forward", "--json"]));
     assert_eq!(after, before);
     assert_eq!(ledger.schema_version(), 5);
@@ -391,10 +392,10 @@ fn a_large_trace_into_a_closed_pipe_is_not_an_error() {
     }
 }
 
-/// Several processes opening an old ledger at once: one migrates, the others find it done
+/// Several processes migrating an old ledger at once: one migrates, the others find it done
 /// once they have the lock (none fails on a table the first one made).
 #[test]
-fn a_schema_3_ledger_opened_by_several_at_once_is_migrated_once() {
+fn a_schema_3_ledger_migrated_by_several_at_once_is_migrated_once() {
     let ledger = Ledger::with_plant();
     ledger
         .sqlite()
@@ -406,7 +407,7 @@ fn a_schema_3_ledger_opened_by_several_at_once_is_migrated_once() {
             .map(|_| {
                 scope.spawn(|| {
                     start.wait();
-                    Store::open(&ledger.path).map(|_| ())
+                    Store::migrate(&ledger.path).map(|_| ())
                 })
             })
             .collect();

@@ -417,9 +417,12 @@ fn a_fork_rewritten_from_the_middle_fails_against_a_checkpoint_held_from_before(
              DELETE FROM checkpoints WHERE tree_size > 4; DELETE FROM tree_nodes;",
         )
         .unwrap();
+    // An edit within the format's rules (canonical text, a clock that never goes back):
+    // the records from 100 on all get the head's time.
     connection
         .execute(
-            "UPDATE records SET event = replace(event, '\"site\":', '\"site\": ') WHERE seq = 100",
+            "UPDATE records SET recorded_at = (SELECT MAX(recorded_at) FROM records)
+             WHERE seq >= 100 AND recorded_at != (SELECT MAX(recorded_at) FROM records)",
             [],
         )
         .unwrap();
@@ -815,4 +818,90 @@ fn a_bundle_of_an_implantable_proves_its_environment_readings_too() {
         ]);
         assert_eq!(stdout_of(offline), from_ledger, "{unit}");
     }
+}
+
+/// `verify-bundle --checkpoint FILE`: the bundle's checkpoint against one the auditor held
+/// before (issue 15 #4).
+#[test]
+fn a_bundle_is_checked_against_a_checkpoint_the_auditor_holds() {
+    let ledger = Ledger::new();
+    let genesis_cp = ledger.file("cp-genesis.txt");
+    ledger
+        .run(&["checkpoint", "--out", genesis_cp.to_str().unwrap()])
+        .assert()
+        .success();
+    ledger
+        .run(&["ingest", fixture("plant-small.ndjson").to_str().unwrap()])
+        .assert()
+        .success();
+    let bundle = ledger.file("unit.bundle.json");
+    ledger
+        .run(&[
+            "export",
+            "IP3K-260002",
+            "--bundle",
+            bundle.to_str().unwrap(),
+        ])
+        .assert()
+        .success();
+    let now_cp = ledger.file("cp-now.txt");
+    ledger
+        .run(&["checkpoint", "--out", now_cp.to_str().unwrap()])
+        .assert()
+        .success();
+    let public = ledger.ledger_public_key();
+    let check = |held: &std::path::Path| {
+        traceledger()
+            .args(["verify-bundle", bundle.to_str().unwrap(), "--ledger-key"])
+            .arg(&public)
+            .arg("--checkpoint")
+            .arg(held)
+            .output()
+            .unwrap()
+    };
+    // An older checkpoint: proven a prefix by the proof the bundle carries. The same one: equal.
+    for held in [&genesis_cp, &now_cp] {
+        let output = check(held);
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success(),
+            "{stdout}{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(
+            stdout.contains("ok: consistent with the checkpoint you hold"),
+            "{stdout}"
+        );
+    }
+    // A checkpoint of another history, signed with the ledger key (a split view).
+    let key = traceledger::signing::keys::read_signing_key(&ledger.file("ledger.db.key")).unwrap();
+    let genuine = traceledger::checkpoint::open(
+        &std::fs::read_to_string(&genesis_cp).unwrap(),
+        &key.verifying_key(),
+    )
+    .unwrap();
+    let forged = traceledger::checkpoint::Checkpoint {
+        root: traceledger::merkle::leaf_hash(b"another history"),
+        ..genuine
+    };
+    let forged_cp = ledger.file("cp-forged.txt");
+    std::fs::write(&forged_cp, traceledger::checkpoint::sign(&forged, &key)).unwrap();
+    let output = check(&forged_cp);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(EXIT_INTEGRITY), "{stderr}");
+    assert!(stderr.contains("does not extend yours"), "{stderr}");
+    // A held checkpoint newer than the bundle's: the bundle is stale.
+    ledger
+        .run(&["ingest", fixture("tolerated.ndjson").to_str().unwrap()])
+        .assert()
+        .success();
+    let newer_cp = ledger.file("cp-newer.txt");
+    ledger
+        .run(&["checkpoint", "--out", newer_cp.to_str().unwrap()])
+        .assert()
+        .success();
+    let output = check(&newer_cp);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(EXIT_INTEGRITY), "{stderr}");
+    assert!(stderr.contains("the bundle is older"), "{stderr}");
 }

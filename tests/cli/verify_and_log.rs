@@ -108,3 +108,61 @@ fn log_filters_by_type_entity_and_seq_range() {
     assert!(rows.next().unwrap().contains("recorded_at"));
     assert!(rows.next().unwrap().contains("unit.started"));
 }
+
+/// A command whose stdout and stderr are pipes nobody reads any more (`| head -0`): it must
+/// not panic, and its exit code must still say what happened.
+fn run_with_closed_output(mut command: std::process::Command) -> std::process::Output {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let (error_reader, error_writer) = std::io::pipe().unwrap();
+    drop(error_reader);
+    let status = command
+        .env_remove("TRACELEDGER_LEDGER")
+        .env("RUST_BACKTRACE", "0")
+        .stdout(writer)
+        .stderr(error_writer)
+        .status()
+        .unwrap();
+    std::process::Output {
+        status,
+        stdout: Vec::new(),
+        stderr: Vec::new(),
+    }
+}
+
+#[test]
+fn closed_stdout_and_stderr_never_panic() {
+    let ledger = Ledger::with_plant();
+    let binary = assert_cmd::cargo::cargo_bin("traceledger");
+    let command = |args: &[&str]| {
+        let mut command = std::process::Command::new(&binary);
+        command.arg("--ledger").arg(&ledger.path).args(args);
+        command
+    };
+    // 101 is a panic.
+    let parse = run_with_closed_output(command(&[
+        "udi",
+        "parse",
+        "(01)09506000134352(17)261231(10)A1",
+    ]));
+    assert_eq!(parse.status.code(), Some(0));
+    let verify = run_with_closed_output(command(&["verify"]));
+    assert_eq!(verify.status.code(), Some(0));
+    let log = run_with_closed_output(command(&["log"]));
+    assert_eq!(log.status.code(), Some(0));
+    // Bad lines: reported on a closed stderr, the summary on a closed stdout; still exit 2.
+    let bad = ledger.file("bad.ndjson");
+    std::fs::write(&bad, "{\n[]\nnot json\n").unwrap();
+    let ingest = run_with_closed_output(command(&["ingest", bad.to_str().unwrap()]));
+    assert_eq!(ingest.status.code(), Some(EXIT_BAD_INPUT));
+    // A failing verify with a closed stdout still fails.
+    let connection = ledger.sqlite();
+    connection
+        .execute_batch(
+            "DROP TRIGGER records_refuse_update; UPDATE records SET site = 'X' WHERE seq = 9;",
+        )
+        .unwrap();
+    drop(connection);
+    let failing = run_with_closed_output(command(&["verify"]));
+    assert_eq!(failing.status.code(), Some(EXIT_INTEGRITY));
+}
