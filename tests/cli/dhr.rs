@@ -323,7 +323,7 @@ fn a_step_out_of_routing_order_and_unreconciled_labels_are_exceptions() {
 }
 
 #[test]
-fn a_ledger_of_schema_4_gets_the_type_in_its_entity_index_and_sensors_in_its_readings_on_open() {
+fn a_ledger_of_schema_4_is_refused_until_migrated_and_then_gets_the_type_and_the_sensors() {
     let ledger = Ledger::with_plant();
     let before = stdout_of(ledger.run(&["dhr", "IPT-26-000101", "--json"]));
     // Back to schema 4's layout: the entity index without the type, the readings without
@@ -342,6 +342,15 @@ fn a_ledger_of_schema_4_gets_the_type_in_its_entity_index_and_sensors_in_its_rea
              PRAGMA user_version = 4;",
         )
         .unwrap();
+    // Read commands never upgrade a ledger: they refuse it and say what to run.
+    let refused = ledger
+        .run(&["dhr", "IPT-26-000101", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(EXIT_ENVIRONMENT));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("traceledger migrate"));
+    assert_eq!(ledger.schema_version(), 4);
+    ledger.run(&["migrate"]).assert().success();
     let after = stdout_of(ledger.run(&["dhr", "IPT-26-000101", "--json"]));
     assert_eq!(after, before);
     assert_eq!(ledger.schema_version(), 5);

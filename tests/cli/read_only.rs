@@ -188,11 +188,11 @@ fn an_old_schema_is_refused_for_reads_and_upgraded_by_migrate() {
     let output = ledger.run(&["migrate"]).output().unwrap();
     assert!(output.status.success());
     assert!(
-        String::from_utf8_lossy(&output.stdout).contains("from schema version 3 to 4"),
+        String::from_utf8_lossy(&output.stdout).contains("from schema version 3 to 5"),
         "{}",
         String::from_utf8_lossy(&output.stdout)
     );
-    assert_eq!(ledger.schema_version(), 4);
+    assert_eq!(ledger.schema_version(), 5);
     assert_eq!(
         stdout_of(ledger.run(&["trace", "L-PEN-2611-0001", "--forward", "--json"])),
         before
