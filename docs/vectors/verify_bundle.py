@@ -520,6 +520,9 @@ def signature_entries(seq, event):
 # --- The bundle ---------------------------------------------------------------------------
 
 TOP_MEMBERS = ("checkpoint", "format", "manifest_signature", "records", "subject")
+# Optional: consistency proofs from the checkpoints the ledger kept of fewer records
+# (verification.md, the bundle's members); not covered by the manifest signature.
+OPTIONAL_MEMBERS = ("consistency",)
 RECORD_MEMBERS = ("event", "hash", "prev", "proof", "recorded_at", "seq")
 
 
@@ -529,9 +532,18 @@ def check_form(bundle):
 
     if not isinstance(bundle, dict):
         raise bad("the bundle is not a JSON object")
-    unknown = sorted(set(bundle) - set(TOP_MEMBERS))
+    unknown = sorted(set(bundle) - set(TOP_MEMBERS) - set(OPTIONAL_MEMBERS))
     if unknown:
         raise bad(f"unknown member(s) {unknown}")
+    for entry in bundle.get("consistency", []) if isinstance(bundle.get("consistency", []), list) else [None]:
+        if (
+            not isinstance(entry, dict)
+            or set(entry) != {"old_size", "proof"}
+            or not isinstance(entry["old_size"], int)
+            or not isinstance(entry["proof"], list)
+            or not all(isinstance(h, str) and len(h) == 64 for h in entry["proof"])
+        ):
+            raise bad("consistency is not a list of {old_size, proof: [64 hex digits, ...]}")
     for name in ("format", "subject", "checkpoint", "records", "manifest_signature"):
         if name not in bundle:
             raise bad(f"no member {name!r}")
