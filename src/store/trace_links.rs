@@ -26,6 +26,16 @@ pub struct StoredLink {
 }
 
 pub(super) fn apply(conn: &Connection, seq: u64, links: &[TraceLink]) -> rusqlite::Result<()> {
+    insert_from(conn, seq, 0, links)
+}
+
+/// Stores `links` as the record's links numbered from `first`.
+fn insert_from(
+    conn: &Connection,
+    seq: u64,
+    first: usize,
+    links: &[TraceLink],
+) -> rusqlite::Result<()> {
     if links.is_empty() {
         return Ok(());
     }
@@ -37,7 +47,7 @@ pub(super) fn apply(conn: &Connection, seq: u64, links: &[TraceLink]) -> rusqlit
         insert.execute(params![
             link.subject,
             seq as i64,
-            n as i64,
+            (first + n) as i64,
             link.subject_kind.as_str(),
             link.relation.as_str(),
             link.other,
@@ -68,21 +78,7 @@ pub(super) fn apply_record(
     apply_changes(&mut after, &event["data"]["changes"]);
     let changed = correction_links(&before, &after);
     // After the event's own links (a correction states none today), numbered on.
-    let mut insert = conn.prepare_cached(
-        "INSERT OR IGNORE INTO trace_links (subject, seq, n, subject_kind, relation, other, detail)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-    )?;
-    for (n, link) in changed.iter().enumerate() {
-        insert.execute(params![
-            link.subject,
-            seq as i64,
-            (links.len() + n) as i64,
-            link.subject_kind.as_str(),
-            link.relation.as_str(),
-            link.other,
-            link.detail,
-        ])?;
-    }
+    insert_from(conn, seq, links.len(), &changed)?;
     Ok(!links.is_empty() || !changed.is_empty())
 }
 

@@ -9,19 +9,7 @@ use traceledger::device_history::{DeviceHistory, device_history};
 use traceledger::store::Store;
 
 fn plant() -> (Ledger, Value) {
-    let ledger = Ledger::new();
-    ledger
-        .run(&[
-            "ingest",
-            fixture("plant-multisite.ndjson").to_str().unwrap(),
-        ])
-        .assert()
-        .success();
-    let expected: Value = serde_json::from_str(
-        &std::fs::read_to_string(fixture("plant-multisite.expected.json")).unwrap(),
-    )
-    .unwrap();
-    (ledger, expected)
+    multisite_plant()
 }
 
 /// (kind, op, component) of each exception, as the hand-written file names them: a

@@ -7,19 +7,7 @@ use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 
 fn plant() -> (Ledger, Value) {
-    let ledger = Ledger::new();
-    ledger
-        .run(&[
-            "ingest",
-            fixture("plant-multisite.ndjson").to_str().unwrap(),
-        ])
-        .assert()
-        .success();
-    let expected = serde_json::from_str(
-        &std::fs::read_to_string(fixture("plant-multisite.expected.json")).unwrap(),
-    )
-    .unwrap();
-    (ledger, expected)
+    multisite_plant()
 }
 
 #[test]

@@ -237,3 +237,21 @@ pub fn simulated_plant(units: &str, seed: &str) -> Ledger {
         .success();
     ledger
 }
+
+/// A ledger holding fixtures/plant-multisite.ndjson (the independent three-site plant), and
+/// the facts derived from it by hand (fixtures/plant-multisite.expected.json).
+pub fn multisite_plant() -> (Ledger, serde_json::Value) {
+    let ledger = Ledger::new();
+    ledger
+        .run(&[
+            "ingest",
+            fixture("plant-multisite.ndjson").to_str().unwrap(),
+        ])
+        .assert()
+        .success();
+    let expected = serde_json::from_str(
+        &std::fs::read_to_string(fixture("plant-multisite.expected.json")).unwrap(),
+    )
+    .unwrap();
+    (ledger, expected)
+}
