@@ -41,7 +41,7 @@ pub enum SubjectError {
         source: udi::UdiError,
     },
     #[error(
-        "the UDI's device identifier {scanned_di} is not {id}'s: {id} is a {product} with UDI-DI {product_di} (another product's label?)"
+        "the UDI's device identifier {scanned_di} is not {id}'s: {id} is of product {product}, UDI-DI {product_di} (another product's label?)"
     )]
     WrongDevice {
         id: String,
@@ -78,24 +78,45 @@ pub fn looks_like_udi(input: &str) -> bool {
 /// `NotFound`; `BadUdi` for text that looks like a UDI and does not parse; `WrongDevice`
 /// when the UDI's device identifier is not the product's; a database error.
 pub fn resolve(store: &Store, input: &str) -> Result<Subject, SubjectError> {
-    if !looks_like_udi(input) || input.starts_with('+') && kind_of(store, input)?.is_some() {
-        return match kind_of(store, input)? {
-            Some((kind, _)) => Ok(Subject {
-                kind,
-                id: input.to_owned(),
-                by_udi: None,
-            }),
-            None => Err(SubjectError::NotFound(input.to_owned())),
+    let as_id = !looks_like_udi(input) || input.starts_with('+');
+    if as_id && let Some((kind, _)) = kind_of(store, input)? {
+        return Ok(Subject {
+            kind,
+            id: input.to_owned(),
+            by_udi: None,
+        });
+    }
+    if as_id && !input.starts_with('+') {
+        // A scanner without a symbology identifier reports the bare element string
+        // (`0105391234000207...`): no id of the ledger, but perhaps a UDI.
+        return match udi::parse(input) {
+            Ok(_) => resolve_udi(store, input),
+            Err(_) => Err(SubjectError::NotFound(input.to_owned())),
         };
     }
+    resolve_udi(store, input)
+}
+
+/// A UDI resolved by its device identifier and serial (a serialized device: the serial
+/// must be a unit of the ledger), or by its device identifier and lot when it carries no
+/// serial (the lot must be a lot of the ledger).
+fn resolve_udi(store: &Store, input: &str) -> Result<Subject, SubjectError> {
     let parsed = udi::parse(input).map_err(|source| SubjectError::BadUdi {
         input: input.to_owned(),
         source,
     })?;
-    // The serial first: a unit's label carries its lot as well.
-    for id in parsed.unit().into_iter().chain(parsed.lot.clone()) {
-        let Some((kind, product)) = kind_of(store, &id)? else {
-            continue;
+    // A label with a serial names that unit and nothing else: its lot value is the unit's
+    // production lot, never another unit or lot to fall back on.
+    let (id, wanted) = match parsed.unit() {
+        Some(serial) => (serial, SubjectKind::Unit),
+        None => match parsed.lot.clone() {
+            Some(lot) => (lot, SubjectKind::Lot),
+            None => return Err(SubjectError::NotFound(input.to_owned())),
+        },
+    };
+    {
+        let Some((kind, product)) = kind_of(store, &id)?.filter(|(kind, _)| *kind == wanted) else {
+            return Err(SubjectError::NotFound(input.to_owned()));
         };
         if let Some(product) = product
             && let Some(product_di) = product_di(store, &product)?
@@ -108,13 +129,12 @@ pub fn resolve(store: &Store, input: &str) -> Result<Subject, SubjectError> {
                 product_di,
             });
         }
-        return Ok(Subject {
+        Ok(Subject {
             kind,
             id,
             by_udi: Some(parsed.device_identifier.clone()),
-        });
+        })
     }
-    Err(SubjectError::NotFound(input.to_owned()))
 }
 
 /// What defines `id`: a unit (`unit.started`) or a lot (received, produced, split off, merged

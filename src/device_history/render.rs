@@ -69,6 +69,11 @@ fn measurement_text(m: &Measurement) -> String {
     text
 }
 
+/// Scanned or printed text as people read it: quoted, a GS separator shown as `<GS>`.
+fn scanned(text: &str) -> String {
+    format!("\"{}\"", text.replace('\u{1d}', "<GS>"))
+}
+
 fn join(seqs: &[u64]) -> String {
     seqs.iter()
         .map(u64::to_string)
@@ -204,7 +209,7 @@ fn material_and_component_rows(history: &DeviceHistory) -> (Vec<Row>, Vec<Row>) 
         let udi = c
             .component_udi
             .as_ref()
-            .map(|u| format!(", UDI {u:?}"))
+            .map(|u| format!(", UDI {}", scanned(u)))
             .unwrap_or_default();
         let exceptions = if c.exceptions > 0 {
             format!(", {} exception(s) of its own", c.exceptions)
@@ -296,7 +301,7 @@ fn label_rows(history: &DeviceHistory) -> Vec<Row> {
             row(
                 l.seq,
                 &l.occurred_at,
-                format!("printed {:?}", l.udi),
+                format!("printed {}", scanned(&l.udi)),
                 Mark::Plain,
             )
         })
@@ -306,9 +311,9 @@ fn label_rows(history: &DeviceHistory) -> Vec<Row> {
             l.seq,
             &l.occurred_at,
             format!(
-                "verified: {}, scanned {:?}{}",
+                "verified: {}, scanned {}{}",
                 l.result,
-                l.scanned,
+                scanned(&l.scanned),
                 if l.matches_udi { "" } else { " (not the UDI)" }
             ),
             if l.result == "pass" && l.matches_udi {
@@ -351,6 +356,7 @@ fn release_rows(history: &DeviceHistory) -> Vec<Row> {
             Mark::Plain,
         ));
     }
+    // A scrap is where the unit's life ended; it stands where a release would.
     if let Some(s) = &history.scrap {
         out.push(row(
             s.seq,
@@ -532,7 +538,10 @@ pub fn identification(history: &DeviceHistory) -> Vec<(&'static str, String)> {
                 .and_then(|p| p.udi_di.clone())
                 .unwrap_or("-".to_owned()),
         ),
-        ("UDI", history.udi.clone().unwrap_or("-".to_owned())),
+        (
+            "UDI",
+            history.udi.as_deref().map_or("-".to_owned(), scanned),
+        ),
         ("site", history.site.clone()),
         (
             "work order",
@@ -553,7 +562,13 @@ pub fn identification(history: &DeviceHistory) -> Vec<(&'static str, String)> {
                 .and_then(|w| w.routing.as_ref().zip(w.version.as_ref()))
                 .map_or("-".to_owned(), |(r, v)| format!("{r} version {v}")),
         ),
-        ("status", history.status.as_str().to_owned()),
+        (
+            "status",
+            match &history.installed_in {
+                Some(i) => format!("{} in {} (seq {})", history.status.as_str(), i.unit, i.seq),
+                None => history.status.as_str().to_owned(),
+            },
+        ),
     ]
 }
 

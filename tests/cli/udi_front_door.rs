@@ -74,3 +74,23 @@ fn another_products_udi_with_a_matching_serial_is_refused_naming_both_device_ide
     assert_eq!(out.status.code(), Some(EXIT_BAD_INPUT));
     assert!(String::from_utf8_lossy(&out.stderr).contains("not a valid UDI"));
 }
+
+#[test]
+fn a_label_names_its_serial_and_nothing_else_and_a_bare_element_string_is_read_too() {
+    let ledger = Ledger::with_plant();
+    // An unknown serial whose lot value happens to be another unit's serial opens nothing.
+    for label in [
+        "(01)05399123450010(10)IP3K-260001(21)IP3K-299999",
+        "(01)05399123450010(10)IP3K-260001",
+    ] {
+        let out = ledger.run(&["dhr", label]).output().unwrap();
+        assert_eq!(out.status.code(), Some(EXIT_BAD_INPUT), "{label}");
+        assert!(out.stdout.is_empty(), "{label}");
+    }
+    // A scanner set to send no symbology identifier reports the bare element string.
+    let bare = format!("010539912345001021IP3K-260001{GS}11261120");
+    assert_eq!(
+        stdout_of(ledger.run(&["dhr", &bare, "--json"])),
+        stdout_of(ledger.run(&["dhr", "IP3K-260001", "--json"]))
+    );
+}
