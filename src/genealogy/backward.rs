@@ -210,7 +210,7 @@ impl Backward<'_> {
         };
         if let Some(scanned) = scanned {
             let expected_di = self.dis.di(self.store, product.as_deref())?;
-            child.udi_mismatch = compare(component, expected_di.as_deref(), &scanned);
+            child.udi_mismatch = compare(component, expected_di.as_deref(), &scanned).map(Box::new);
         }
         Ok(child)
     }

@@ -192,8 +192,22 @@ impl Forward<'_> {
         };
         let links = self.links_of(id)?;
         let removed = removals(&links);
-        // A lot in 10,000 devices: one allocation for its children, not fourteen doublings.
-        node.children.reserve(links.len());
+        // A lot in 10,000 devices: one allocation for its children, not fourteen doublings;
+        // a device with no children (most of them) gets none.
+        let children = links
+            .iter()
+            .filter(|l| {
+                l.subject_kind == read_as
+                    && matches!(
+                        l.relation,
+                        Relation::ConsumedByUnit
+                            | Relation::InstalledIn
+                            | Relation::SplitInto
+                            | Relation::MergedInto
+                    )
+            })
+            .count();
+        node.children.reserve_exact(children);
         for (stored, removed_seq) in links.iter().zip(removed) {
             if stored.subject_kind != read_as {
                 continue;
@@ -314,7 +328,7 @@ impl Forward<'_> {
         };
         if let Some(scanned) = scanned {
             let expected_di = self.dis.di(self.store, component_node.item.as_deref())?;
-            child.udi_mismatch = compare(component, expected_di.as_deref(), &scanned);
+            child.udi_mismatch = compare(component, expected_di.as_deref(), &scanned).map(Box::new);
         }
         Ok(child)
     }

@@ -245,7 +245,7 @@ pub struct TraceNode {
     /// The installation's scanned UDI disagrees with the component (on the component in a
     /// backward trace, on the unit it went into in a forward one).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub udi_mismatch: Option<UdiMismatch>,
+    pub udi_mismatch: Option<Box<UdiMismatch>>,
     #[serde(default)]
     pub facts: Facts,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

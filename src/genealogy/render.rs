@@ -5,6 +5,9 @@ use super::model::{Direction, Facts, NodeKind, RecallSummary, Trace, TraceNode, 
 use super::summary::affected_devices;
 use std::io::Write;
 
+/// A customer's shipments are listed in the text summary up to this many, counted beyond.
+const SHIPMENTS_LISTED_MAX: usize = 5;
+
 /// The trace as text: for a forward trace the recall summary, then the tree as an indented
 /// list; every line cites its record.
 pub fn render_text(trace: &Trace) -> String {
@@ -61,7 +64,15 @@ fn write_summary(summary: &RecallSummary, out: &mut dyn Write) -> std::io::Resul
             if !customer.lots.is_empty() {
                 line.push_str(&format!(", lots {}", customer.lots.join(", ")));
             }
-            line.push_str(&format!("; shipments {}", customer.shipments.join(", ")));
+            // A busy customer has hundreds of shipments: counted here, listed in --json.
+            let shipments = &customer.shipments;
+            match shipments.len() {
+                1 => line.push_str(&format!("; shipment {}", shipments[0])),
+                2..=SHIPMENTS_LISTED_MAX => {
+                    line.push_str(&format!("; shipments {}", shipments.join(", ")));
+                }
+                n => line.push_str(&format!("; {n} shipments")),
+            }
             writeln!(out, "{line}")?;
         }
     }

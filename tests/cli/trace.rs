@@ -459,7 +459,7 @@ fn a_scanned_udi_that_disagrees_with_the_known_component_is_flagged() {
     let tree = backward(&store, "IP3K-270002").unwrap().root;
     let module = find(&tree, "PM-27-00102");
     assert_eq!(module.kind, NodeKind::Unit);
-    let mismatch = module.udi_mismatch.as_ref().unwrap();
+    let mismatch = module.udi_mismatch.as_deref().unwrap();
     assert_eq!(
         (
             mismatch.scanned_di.as_deref(),
@@ -594,7 +594,7 @@ fn forward_from_a_split_and_merged_lot_reaches_the_devices_made_at_another_site(
         "devices affected: 5 (in process 1, released 0, shipped 4, scrapped 0)"
     );
     assert!(
-        text.contains("  CUST-UHG: 1 device; shipments SHP-GAL-27-0012"),
+        text.contains("  CUST-UHG: 1 device; shipment SHP-GAL-27-0012"),
         "{text}"
     );
     assert!(
