@@ -549,12 +549,7 @@ impl Store {
             if version <= 3 {
                 migrate_to(&conn, 4, TRACE_LINKS_SQL, trace_links::rebuild)?;
             }
-            migrate_to(
-                &conn,
-                5,
-                MIGRATE_5_SQL,
-                unit_progress::rebuild_area_readings,
-            )?;
+            migrate_to(&conn, 5, MIGRATE_5_SQL, rebuild_for_5)?;
         } else {
             check_version(path, version)?;
         }
@@ -975,6 +970,12 @@ where
 /// filled from the records (`rebuild`), in one transaction. Schema 3 adds the KPI tables,
 /// schema 4 the forward genealogy, schema 5 the event type to the entity index (copied from
 /// the records in `tables_sql`) and the sensor to `area_readings` (refilled by `rebuild`).
+/// What version 5 recomputes: the readings with their sensor, and the forward genealogy,
+/// whose details became typed and which corrections now change.
+fn rebuild_for_5(conn: &Connection) -> Result<u64, StoreError> {
+    Ok(unit_progress::rebuild_area_readings(conn)? + trace_links::rebuild(conn)?)
+}
+
 fn migrate_to(
     conn: &Connection,
     version: i32,
