@@ -34,8 +34,24 @@ const APPLICATION_ID: i32 = 0x544c_4752;
 /// silently.
 pub const SCHEMA_VERSION: i32 = 5;
 const SCHEMA_SQL: &str = include_str!("schema.sql");
-/// Schema 4 to 5: the event type in the entity index's key, the sensor in `area_readings`'.
+/// Schema 4 to 5: the event type in the entity index's key, the sensor in the readings' key.
 const MIGRATE_5_SQL: &str = include_str!("migrate_5.sql");
+// The entity index's queries (`tests.rs` holds each to a plan through the key).
+/// The records of one type naming an entity in a role: one range of the whole key but seq,
+/// then each record by seq (CROSS JOIN keeps SQLite to that order).
+const RECORDS_OF_TYPE_NAMING_SQL: &str = "SELECT r.seq, r.id, r.type, r.occurred_at, r.site, r.actor, r.recorded_at, r.prev, r.hash, r.event
+     FROM entity_refs e CROSS JOIN records r ON r.seq = e.seq
+     WHERE e.entity = ?1 AND e.kind = ?2 AND e.role = ?3 AND e.type = ?4 ORDER BY e.seq";
+/// The records defining an entity (role 0), in seq order.
+const RECORDS_DEFINING_SQL: &str = "SELECT r.seq, r.id, r.type, r.occurred_at, r.site, r.actor, r.recorded_at, r.prev, r.hash, r.event
+     FROM entity_refs e CROSS JOIN records r ON r.seq = e.seq
+     WHERE e.entity = ?1 AND e.kind = ?2 AND e.role = ?3 ORDER BY e.seq";
+/// Whether an entity is defined (ingest's reference check).
+const ENTITY_DEFINED_SQL: &str =
+    "SELECT 1 FROM entity_refs WHERE entity = ?1 AND kind = ?2 AND role IN (?3, ?4) LIMIT 1";
+/// The event that first defined an entity.
+const DEFINING_EVENT_SQL: &str = "SELECT r.event FROM entity_refs e JOIN records r ON r.seq = e.seq
+     WHERE e.entity = ?1 AND e.kind = ?2 AND e.role IN (?3, ?4) ORDER BY e.seq LIMIT 1";
 const UNIT_PROGRESS_SQL: &str = unit_progress::TABLES_SQL;
 const TRACE_LINKS_SQL: &str = trace_links::TABLES_SQL;
 
@@ -768,13 +784,7 @@ impl Store {
         role: RefRole,
         entity: &str,
     ) -> Result<Vec<Record>, StoreError> {
-        // CROSS JOIN keeps SQLite to this order: the index range, then each record by seq.
-        let mut statement = self.conn.prepare_cached(
-            "SELECT r.seq, r.id, r.type, r.occurred_at, r.site, r.actor, r.recorded_at, r.prev, r.hash, r.event
-             FROM entity_refs e CROSS JOIN records r ON r.seq = e.seq
-             WHERE e.entity = ?1 AND e.kind = ?2 AND e.role = ?3 AND e.type = ?4
-             ORDER BY e.seq",
-        )?;
+        let mut statement = self.conn.prepare_cached(RECORDS_OF_TYPE_NAMING_SQL)?;
         let mut rows = statement.query(params![entity, kind.as_str(), role.code(), event_type])?;
         self.collect_records(&mut rows)
     }
@@ -801,12 +811,7 @@ impl Store {
         kind: EntityKind,
         entity: &str,
     ) -> Result<Vec<Record>, StoreError> {
-        let mut statement = self.conn.prepare_cached(
-            "SELECT r.seq, r.id, r.type, r.occurred_at, r.site, r.actor, r.recorded_at, r.prev, r.hash, r.event
-             FROM entity_refs e CROSS JOIN records r ON r.seq = e.seq
-             WHERE e.entity = ?1 AND e.kind = ?2 AND e.role = ?3
-             ORDER BY e.seq",
-        )?;
+        let mut statement = self.conn.prepare_cached(RECORDS_DEFINING_SQL)?;
         let mut rows = statement.query(params![entity, kind.as_str(), RefRole::Defines.code()])?;
         self.collect_records(&mut rows)
     }
@@ -1178,6 +1183,21 @@ fn logged<F>(conn: &Connection, filter: &LogFilter, mut visit: F) -> Result<(), 
 where
     F: FnMut(&Record, &str) -> ControlFlow<()>,
 {
+    let (sql, values) = logged_sql(filter);
+    let mut statement = conn.prepare_cached(&sql)?;
+    let mut rows = statement.query(rusqlite::params_from_iter(values))?;
+    while let Some(row) = rows.next()? {
+        let view = record_view(row)?;
+        let record = record_from_view(&view)?;
+        if visit(&record, view.event_type).is_break() {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// The query of [`logged`] for `filter`, and the values it binds.
+fn logged_sql(filter: &LogFilter) -> (String, Vec<rusqlite::types::Value>) {
     let mut sql = String::from(
         "SELECT seq, id, type, occurred_at, site, actor, recorded_at, prev, hash, event
          FROM records WHERE seq >= ?1 AND seq <= ?2",
@@ -1217,16 +1237,7 @@ where
         values.push((limit.min(i64::MAX as u64) as i64).into());
         sql.push_str(&format!(" LIMIT ?{}", values.len()));
     }
-    let mut statement = conn.prepare_cached(&sql)?;
-    let mut rows = statement.query(rusqlite::params_from_iter(values))?;
-    while let Some(row) = rows.next()? {
-        let view = record_view(row)?;
-        let record = record_from_view(&view)?;
-        if visit(&record, view.event_type).is_break() {
-            break;
-        }
-    }
-    Ok(())
+    (sql, values)
 }
 
 /// The record a view holds, with its hashes checked for length (not for truth: that is
@@ -1292,9 +1303,7 @@ impl Appender<'_> {
         if kind == EntityKind::Event {
             return Ok(self.find_event(id)?.is_some());
         }
-        let mut statement = self.tx.prepare_cached(
-            "SELECT 1 FROM entity_refs WHERE entity = ?1 AND kind = ?2 AND role IN (?3, ?4) LIMIT 1",
-        )?;
+        let mut statement = self.tx.prepare_cached(ENTITY_DEFINED_SQL)?;
         let found = statement
             .query_row(
                 params![
@@ -1314,10 +1323,7 @@ impl Appender<'_> {
     /// # Errors
     /// A database error.
     pub fn defining_event(&self, kind: EntityKind, id: &str) -> Result<Option<String>, StoreError> {
-        let mut statement = self.tx.prepare_cached(
-            "SELECT r.event FROM entity_refs e JOIN records r ON r.seq = e.seq
-             WHERE e.entity = ?1 AND e.kind = ?2 AND e.role IN (?3, ?4) ORDER BY e.seq LIMIT 1",
-        )?;
+        let mut statement = self.tx.prepare_cached(DEFINING_EVENT_SQL)?;
         Ok(statement
             .query_row(
                 params![

@@ -174,47 +174,50 @@ fn every_entity_index_query_uses_the_key() {
             .conn
             .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
             .unwrap();
+        let count = statement.parameter_count();
         let rows = statement
-            .query_map([], |row| row.get::<_, String>(3))
+            .query_map(rusqlite::params_from_iter((0..count).map(|_| "x")), |row| {
+                row.get::<_, String>(3)
+            })
             .unwrap();
         rows.map(Result::unwrap).collect::<Vec<_>>().join("; ")
     };
-    // records_of_type_naming: one range of the whole key but seq, then records by seq.
-    let typed = plan(
-        "SELECT r.seq FROM entity_refs e CROSS JOIN records r ON r.seq = e.seq
-         WHERE e.entity = 'p' AND e.kind = 'person' AND e.role = 2 AND e.type = 'person.qualified'
-         ORDER BY e.seq",
-    );
+    // records_of_type_naming: one range of the whole key but seq, then records by seq, in
+    // the key's order (no sort).
+    let typed = plan(RECORDS_OF_TYPE_NAMING_SQL);
     assert!(
         typed.contains("SEARCH e USING PRIMARY KEY (entity=? AND kind=? AND role=? AND type=?)")
             && typed.contains("SEARCH r USING INTEGER PRIMARY KEY (rowid=?)")
             && !typed.contains("TEMP B-TREE"),
         "{typed}"
     );
-    // entity_defined and defining_event (ingest's reference checks), records_defining: the
-    // key's first three columns; the few defining rows are sorted by seq.
-    for sql in [
-        "SELECT 1 FROM entity_refs WHERE entity = 'p' AND kind = 'person' AND role IN (0, 1) LIMIT 1",
-        "SELECT r.event FROM entity_refs e JOIN records r ON r.seq = e.seq
-         WHERE e.entity = 'p' AND e.kind = 'person' AND e.role IN (0, 1) ORDER BY e.seq LIMIT 1",
-        "SELECT r.seq FROM entity_refs e CROSS JOIN records r ON r.seq = e.seq
-         WHERE e.entity = 'L' AND e.kind = 'lot' AND e.role = 0 ORDER BY e.seq",
-    ] {
+    // Ingest's reference checks and the records defining an entity: the key's first three
+    // columns (the few defining rows are sorted by seq).
+    for sql in [ENTITY_DEFINED_SQL, DEFINING_EVENT_SQL, RECORDS_DEFINING_SQL] {
         let plan = plan(sql);
         assert!(
-            plan.contains("SEARCH e USING PRIMARY KEY (entity=? AND kind=? AND role=?)")
-                || plan.contains(
-                    "SEARCH entity_refs USING PRIMARY KEY (entity=? AND kind=? AND role=?)"
-                ),
+            plan.contains("USING PRIMARY KEY (entity=? AND kind=? AND role=?)"),
             "{sql}: {plan}"
         );
         assert!(!plan.contains("SCAN"), "{sql}: {plan}");
     }
     // log --entity: the entity's rows by the key's first column.
-    let logged = plan(
-        "SELECT seq FROM records WHERE seq >= 1 AND seq <= 99
-         AND seq IN (SELECT seq FROM entity_refs WHERE entity = 'SN1') ORDER BY seq",
-    );
+    let (sql, values) = logged_sql(&LogFilter {
+        entity: Some("SN1".to_owned()),
+        ..LogFilter::default()
+    });
+    let mut statement = store
+        .conn
+        .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+        .unwrap();
+    let logged = statement
+        .query_map(rusqlite::params_from_iter(values), |row| {
+            row.get::<_, String>(3)
+        })
+        .unwrap()
+        .map(Result::unwrap)
+        .collect::<Vec<_>>()
+        .join("; ");
     assert!(
         logged.contains("USING PRIMARY KEY (entity=?)") && !logged.contains("SCAN entity_refs"),
         "{logged}"
