@@ -266,13 +266,7 @@ pub fn csv_row(entry: &AuditEntry) -> String {
     ];
     fields
         .iter()
-        .map(|f| {
-            if f.contains([',', '"', '\n', '\r']) {
-                format!("\"{}\"", f.replace('"', "\"\""))
-            } else {
-                f.clone()
-            }
-        })
+        .map(|f| crate::csv::field(f))
         .collect::<Vec<_>>()
         .join(",")
 }

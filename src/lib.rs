@@ -10,6 +10,7 @@ pub mod bundle;
 pub mod chain;
 pub mod checkpoint;
 pub mod correction;
+pub mod csv;
 pub mod device_history;
 mod error_kind;
 pub mod event;

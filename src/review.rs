@@ -8,7 +8,7 @@
 //! built. So the cost is one DHR per unit in the filter's scope (docs/performance.md).
 
 use crate::device_history::{
-    ApprovalStatus, DeviceHistory, DeviceHistoryError, ExceptionKind, Status, device_history,
+    ApprovalStatus, DeviceHistory, DeviceHistoryError, Status, device_history,
 };
 use crate::store::{LogFilter, Store, StoreError, UnitGroupFilter};
 use serde::Serialize;
@@ -198,7 +198,7 @@ fn item_of(history: &DeviceHistory, wanted: ReviewStatus) -> Option<ReviewItem> 
     let mut undispositioned = 0;
     for exception in &history.exceptions {
         *by_kind.entry(exception.kind.as_str()).or_default() += 1;
-        if reviewed.is_none() && !closed_by_ncr(history, exception.seq, exception.kind) {
+        if reviewed.is_none() && !closed_by_ncr(history, exception.seq) {
             undispositioned += 1;
         }
     }
@@ -219,7 +219,7 @@ fn item_of(history: &DeviceHistory, wanted: ReviewStatus) -> Option<ReviewItem> 
 /// Whether a nonconformance of the subject, opened at or after the record that shows the
 /// exception and dispositioned, closes it. An exception of something missing (no record)
 /// is closed only by a review.
-fn closed_by_ncr(history: &DeviceHistory, seq: Option<u64>, _kind: ExceptionKind) -> bool {
+fn closed_by_ncr(history: &DeviceHistory, seq: Option<u64>) -> bool {
     let Some(seq) = seq else {
         return false;
     };
@@ -257,7 +257,7 @@ pub fn csv_rows(queue: &ReviewQueue) -> Vec<String> {
                 by_kind.join(" "),
             ]
             .iter()
-            .map(|f| csv_field(f))
+            .map(|f| crate::csv::field(f))
             .collect::<Vec<_>>()
             .join(",")
         })
@@ -270,15 +270,6 @@ fn serde_plain<T: Serialize>(value: &T) -> String {
         .ok()
         .and_then(|v| v.as_str().map(str::to_owned))
         .unwrap_or_default()
-}
-
-/// RFC 4180: a field with a comma, quote or line break is quoted, quotes doubled.
-pub fn csv_field(field: &str) -> String {
-    if field.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", field.replace('"', "\"\""))
-    } else {
-        field.to_owned()
-    }
 }
 
 /// The queue as a table for people.

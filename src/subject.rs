@@ -6,7 +6,7 @@
 //! not the product's UDI-DI is refused, naming both: a wrong product's label with a
 //! matching serial must never open another device's record.
 
-use crate::event::{EntityKind, RefRole};
+use crate::event::EntityKind;
 use crate::store::{Store, StoreError};
 use crate::udi;
 use serde_json::Value;
@@ -157,22 +157,20 @@ fn kind_of(store: &Store, id: &str) -> Result<Option<(SubjectKind, Option<String
     Ok(Some((kind, product)))
 }
 
-/// The UDI-DI of `product` (`product.defined`).
-fn product_di(store: &Store, product: &str) -> Result<Option<String>, StoreError> {
+/// The UDI-DI `product.defined` gives `product`, when it names an agency the UDI parser
+/// reads (GS1, HIBCC, ICCBBA); a HIBCC DI written with its leading '+' flag without it, as
+/// the parser gives it.
+pub fn product_di(store: &Store, product: &str) -> Result<Option<String>, StoreError> {
     Ok(store
-        .records_of_type_naming(
-            "product.defined",
-            EntityKind::Product,
-            RefRole::Defines,
-            product,
-        )?
-        .iter()
-        .filter_map(|r| serde_json::from_str::<Value>(&r.event).ok())
-        .find(|e| e["data"]["product"].as_str() == Some(product))
-        // A HIBCC DI may be written with its leading '+' flag; the parser's DI has none.
-        .and_then(|e| {
-            e["data"]["udi_di"]
+        .records_defining(EntityKind::Product, product)?
+        .first()
+        .and_then(|record| serde_json::from_str::<Value>(&record.event).ok())
+        .and_then(|event| {
+            let data = &event["data"];
+            let parsed = ["GS1", "HIBCC", "ICCBBA"].contains(&data["agency"].as_str()?);
+            let di = data["udi_di"]
                 .as_str()
-                .map(|d| d.trim_start_matches('+').to_owned())
+                .map(|d| d.trim_start_matches('+').to_owned());
+            parsed.then_some(di)?
         }))
 }

@@ -20,8 +20,8 @@ pub use field_path::{FieldPath, FieldPathError, PathStep, apply_changes};
 pub use refs::{EntityKind, EntityRef, RefRole, entity_refs};
 pub use schema::{SchemaError, SchemaSet};
 pub use trace_links::{
-    AsLink, LINKING_TYPES, LinkDetail, LinkSubject, Relation, TraceLink, correction_links,
-    links_in_force, merged_sources, split_parts, trace_links,
+    LINKING_TYPES, LinkDetail, LinkSubject, Relation, TraceLink, correction_links, merged_sources,
+    split_parts, trace_links,
 };
 pub use unit_facts::{UnitFact, unit_fact};
 

@@ -143,55 +143,6 @@ pub fn correction_links(before: &Value, after: &Value) -> Vec<TraceLink> {
     out
 }
 
-/// `links` (a subject's, in record order) without those a later `Withdrawn` link took back,
-/// and without the `Withdrawn` links themselves.
-pub fn links_in_force<L: AsLink>(links: Vec<L>) -> Vec<L> {
-    let mut withdrawn = vec![false; links.len()];
-    for at in 0..links.len() {
-        if links[at].relation() != Relation::Withdrawn {
-            continue;
-        }
-        withdrawn[at] = true;
-        let taken_back = links[at].detail().and_then(Relation::parse);
-        if let Some(earlier) = (0..at).rev().find(|&i| {
-            !withdrawn[i]
-                && Some(links[i].relation()) == taken_back
-                && links[i].kind() == links[at].kind()
-                && links[i].other() == links[at].other()
-        }) {
-            withdrawn[earlier] = true;
-        }
-    }
-    links
-        .into_iter()
-        .zip(withdrawn)
-        .filter_map(|(link, gone)| (!gone).then_some(link))
-        .collect()
-}
-
-/// What [`links_in_force`] reads of a link, stored or not.
-pub trait AsLink {
-    fn relation(&self) -> Relation;
-    fn kind(&self) -> LinkSubject;
-    fn other(&self) -> Option<&str>;
-    fn detail(&self) -> Option<&str>;
-}
-
-impl AsLink for TraceLink {
-    fn relation(&self) -> Relation {
-        self.relation
-    }
-    fn kind(&self) -> LinkSubject {
-        self.subject_kind
-    }
-    fn other(&self) -> Option<&str> {
-        self.other.as_deref()
-    }
-    fn detail(&self) -> Option<&str> {
-        self.detail.as_deref()
-    }
-}
-
 /// One link or fact: `subject` (read as a `subject_kind`) has `relation` to `other`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TraceLink {

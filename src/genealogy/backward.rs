@@ -72,11 +72,8 @@ fn in_force(store: &Store, named: &mut Named) -> Result<(), StoreError> {
     let Some(id) = named.event["id"].as_str().map(str::to_owned) else {
         return Ok(());
     };
-    for correction in crate::correction::corrections_of(store, &id)? {
-        if let Ok(event) = serde_json::from_str::<Value>(&correction.event) {
-            crate::event::apply_changes(&mut named.event, &event["data"]["changes"]);
-        }
-    }
+    let corrections = crate::correction::corrections_of(store, &id)?;
+    crate::correction::apply(&mut named.event, &corrections);
     Ok(())
 }
 

@@ -7,7 +7,7 @@ use super::udi_agreement::{ProductDis, compare};
 use super::{DEPTH_MAX, naming};
 use crate::event::{
     LINKING_TYPES, LinkDetail, LinkSubject, Relation, TraceLink, apply_changes, correction_links,
-    links_in_force, trace_links,
+    trace_links,
 };
 use crate::store::{Store, StoreError, StoredLink};
 use serde_json::Value;
@@ -73,6 +73,33 @@ fn removals(links: &[StoredLink]) -> Vec<Option<u64>> {
         }
     }
     removed
+}
+
+/// `links` (a subject's, in record order) without those a later `Withdrawn` link took back
+/// (the latest earlier link of the same relation, subject kind and other end), and without
+/// the `Withdrawn` links themselves (docs/recall.md, "Corrections").
+fn links_in_force(links: Vec<StoredLink>) -> Vec<StoredLink> {
+    let mut gone = vec![false; links.len()];
+    for at in 0..links.len() {
+        if links[at].relation != Relation::Withdrawn {
+            continue;
+        }
+        gone[at] = true;
+        let taken_back = links[at].detail.as_deref().and_then(Relation::parse);
+        if let Some(earlier) = (0..at).rev().find(|&i| {
+            !gone[i]
+                && Some(links[i].relation) == taken_back
+                && links[i].subject_kind == links[at].subject_kind
+                && links[i].other == links[at].other
+        }) {
+            gone[earlier] = true;
+        }
+    }
+    links
+        .into_iter()
+        .zip(gone)
+        .filter_map(|(link, gone)| (!gone).then_some(link))
+        .collect()
 }
 
 fn stored(seq: u64, link: TraceLink) -> StoredLink {
@@ -153,13 +180,9 @@ impl Forward<'_> {
         let Ok(mut before) = serde_json::from_str::<Value>(&record.event) else {
             return Ok(Vec::new());
         };
-        for earlier in crate::correction::corrections_of(self.store, id)? {
-            if earlier.seq < seq
-                && let Ok(event) = serde_json::from_str::<Value>(&earlier.event)
-            {
-                apply_changes(&mut before, &event["data"]["changes"]);
-            }
-        }
+        let mut earlier = crate::correction::corrections_of(self.store, id)?;
+        earlier.retain(|c| c.seq < seq);
+        crate::correction::apply(&mut before, &earlier);
         let mut after = before.clone();
         apply_changes(&mut after, &correction["data"]["changes"]);
         Ok(correction_links(&before, &after))

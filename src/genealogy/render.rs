@@ -240,18 +240,10 @@ pub fn write_csv(trace: &Trace, out: &mut dyn Write) -> std::io::Result<()> {
                 .and_then(|s| s.shipped_at.as_deref())
                 .map_or("", ship_date),
         ];
-        let row: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
+        let row: Vec<String> = fields.iter().map(|f| crate::csv::field(f)).collect();
         write!(out, "{}\r\n", row.join(","))?;
     }
     Ok(())
-}
-
-fn csv_field(field: &str) -> String {
-    if field.contains(|c: char| c == ',' || c == '"' || c.is_control()) {
-        format!("\"{}\"", field.replace('"', "\"\""))
-    } else {
-        field.to_owned()
-    }
 }
 
 /// A label for a node in a picture: kind, id, item, and REMOVED when the link was undone.

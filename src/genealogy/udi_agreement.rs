@@ -91,18 +91,7 @@ impl ProductDis {
         if let Some(di) = self.known.get(product) {
             return Ok(di.clone());
         }
-        let di = store
-            .records_defining(EntityKind::Product, product)?
-            .first()
-            .and_then(|record| serde_json::from_str::<Value>(&record.event).ok())
-            .and_then(|event| {
-                let data = &event["data"];
-                let parsed = ["GS1", "HIBCC", "ICCBBA"].contains(&data["agency"].as_str()?);
-                let di = data["udi_di"]
-                    .as_str()
-                    .map(|d| d.trim_start_matches('+').to_owned());
-                parsed.then_some(di)?
-            });
+        let di = crate::subject::product_di(store, product)?;
         self.known.insert(product.to_owned(), di.clone());
         Ok(di)
     }

@@ -3,7 +3,7 @@
 
 use super::{Store, StoreError};
 use crate::event::{
-    AsLink, LinkSubject, Relation, TraceLink, apply_changes, correction_links, trace_links,
+    LinkSubject, Relation, TraceLink, apply_changes, correction_links, trace_links,
 };
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -127,21 +127,6 @@ pub(super) fn rebuild(conn: &Connection) -> Result<u64, StoreError> {
         let links = trace_links(event);
         apply_record(conn, seq, event, &links)
     })
-}
-
-impl AsLink for StoredLink {
-    fn relation(&self) -> Relation {
-        self.relation
-    }
-    fn kind(&self) -> LinkSubject {
-        self.subject_kind
-    }
-    fn other(&self) -> Option<&str> {
-        self.other.as_deref()
-    }
-    fn detail(&self) -> Option<&str> {
-        self.detail.as_deref()
-    }
 }
 
 impl Store {
